@@ -1,0 +1,12 @@
+//! plantdb-auth-core: PlantDB's authentication domain without any web framework.
+//!
+//! - [`model`]: roles, permissions, users, groups, usernames;
+//! - [`password`]: Argon2id hashing compatible with argon2-cffi, the password policy;
+//! - [`store`]: user and group stores (FSDB JSON files, in-memory);
+//! - [`session`]: JWT sessions, refresh rotation, API tokens, durable session state;
+//! - [`rbac`]: pure authorization decisions on scans and datasets;
+//! - [`clock`]: injected time.
+
+pub mod clock;
+pub mod model;
+pub mod store;

@@ -1,0 +1,182 @@
+//! Where users and groups live: small traits, an FSDB (JSON files)
+//! implementation compatible with the Python server, and an in-memory one.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::model::{Group, GroupName, User, Username};
+
+pub mod fsdb;
+pub mod memory;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("user '{0}' already exists")]
+    UserExists(Username),
+    #[error("user '{0}' does not exist")]
+    UserNotFound(Username),
+    #[error("group '{0}' already exists")]
+    GroupExists(GroupName),
+    #[error("group '{0}' does not exist")]
+    GroupNotFound(GroupName),
+    #[error("{path} is not a valid PlantDB file: {reason}. Fix or move it away; it was left untouched")]
+    Corrupt { path: String, reason: String },
+    #[error("the database at {path} is already open for writing by another process (lock file {lock}); stop that process first, or use the running server's HTTP API")]
+    Locked { path: String, lock: String },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+/// How many failed password checks lock an account, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failed_attempts: u32,
+    pub lockout_duration: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failed_attempts: 3,
+            lockout_duration: Duration::seconds(900),
+        }
+    }
+}
+
+/// A change applied to one user inside the store's write lock.
+pub type UserEdit<'a> = &'a mut dyn FnMut(&mut User) -> Result<(), StoreError>;
+/// A change applied to one group inside the store's write lock.
+pub type GroupEdit<'a> = &'a mut dyn FnMut(&mut Group) -> Result<(), StoreError>;
+
+/// The user store. Implementations make each call atomic and durable:
+/// when a mutating call returns `Ok`, the change is on stable storage.
+pub trait UserStore: Send + Sync {
+    fn get(&self, username: &Username) -> Result<Option<User>, StoreError>;
+    fn list(&self) -> Result<Vec<User>, StoreError>;
+    /// Adds a user; `UserExists` if the name is taken.
+    fn create(&self, user: User) -> Result<(), StoreError>;
+    /// Applies `edit` to the stored user atomically and returns the result;
+    /// `UserNotFound` if absent. If `edit` fails nothing is written.
+    fn update(&self, username: &Username, edit: UserEdit<'_>) -> Result<User, StoreError>;
+    fn delete(&self, username: &Username) -> Result<(), StoreError>;
+
+    fn exists(&self, username: &Username) -> Result<bool, StoreError> {
+        Ok(self.get(username)?.is_some())
+    }
+
+    fn set_fullname(&self, username: &Username, fullname: &str) -> Result<User, StoreError> {
+        self.update(username, &mut |u| {
+            u.fullname = fullname.to_string();
+            Ok(())
+        })
+    }
+
+    fn set_password_hash(
+        &self,
+        username: &Username,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        self.update(username, &mut |u| {
+            u.password_hash = hash.to_string();
+            u.password_last_change = Some(now);
+            Ok(())
+        })
+    }
+
+    fn set_active(&self, username: &Username, active: bool) -> Result<User, StoreError> {
+        self.update(username, &mut |u| {
+            u.is_active = active;
+            Ok(())
+        })
+    }
+
+    /// Clears the lock and the failure counter.
+    fn unlock(&self, username: &Username) -> Result<User, StoreError> {
+        self.update(username, &mut |u| {
+            u.locked_until = None;
+            u.failed_attempts = 0;
+            Ok(())
+        })
+    }
+
+    /// Counts a failed password check; the Nth consecutive failure locks
+    /// the account for the policy's duration.
+    fn record_failed_attempt(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+    ) -> Result<User, StoreError> {
+        self.update(username, &mut |u| {
+            u.failed_attempts = u.failed_attempts.saturating_add(1);
+            u.last_failed_attempt = Some(now);
+            if u.failed_attempts >= policy.max_failed_attempts {
+                u.locked_until = Some(now + policy.lockout_duration);
+            }
+            Ok(())
+        })
+    }
+
+    /// A successful login: resets the counter and the lock, sets `last_login`,
+    /// and optionally stores a re-computed hash (rehash-on-login).
+    fn record_successful_login(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        new_hash: Option<&str>,
+    ) -> Result<User, StoreError> {
+        self.update(username, &mut |u| {
+            u.failed_attempts = 0;
+            u.locked_until = None;
+            u.last_login = Some(now);
+            if let Some(hash) = new_hash {
+                u.password_hash = hash.to_string();
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The group store, with the same durability promise as [`UserStore`].
+pub trait GroupStore: Send + Sync {
+    fn get(&self, name: &GroupName) -> Result<Option<Group>, StoreError>;
+    fn list(&self) -> Result<Vec<Group>, StoreError>;
+    /// Adds a group; `GroupExists` if the name is taken.
+    fn create(&self, group: Group) -> Result<(), StoreError>;
+    fn update(&self, name: &GroupName, edit: GroupEdit<'_>) -> Result<Group, StoreError>;
+    fn delete(&self, name: &GroupName) -> Result<(), StoreError>;
+
+    /// Returns whether the user was added (false: already a member).
+    fn add_member(&self, name: &GroupName, username: &Username) -> Result<bool, StoreError> {
+        let mut added = false;
+        self.update(name, &mut |g| {
+            added = g.add_member(username.clone());
+            Ok(())
+        })?;
+        Ok(added)
+    }
+
+    /// Returns whether the user was removed (false: not a member).
+    fn remove_member(&self, name: &GroupName, username: &Username) -> Result<bool, StoreError> {
+        let mut removed = false;
+        self.update(name, &mut |g| {
+            removed = g.remove_member(username);
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
+    fn groups_of(&self, username: &Username) -> Result<Vec<Group>, StoreError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|g| g.has_member(username))
+            .collect())
+    }
+}
