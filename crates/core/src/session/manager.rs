@@ -1,0 +1,429 @@
+//! The session manager: issues, validates, rotates and revokes JWTs.
+//!
+//! Every change is written to the [`SessionStore`] first, then to an
+//! in-memory index, so validation (the hot path) never touches the disk
+//! and a token a client holds was durable before the client got it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use parking_lot::{Mutex, RwLock};
+
+use super::claims::{Claims, TokenKind, AUDIENCE, ISSUER};
+use super::error::{SessionError, TokenError};
+use super::keys::SigningKey;
+use super::store::{apply_to_map, SessionChange, SessionStore, TokenRecord};
+use crate::clock::Clock;
+
+/// Tokens longer than this are refused before any decoding work.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Access-token lifetime in seconds (`SESSION_TIMEOUT`).
+    pub access_ttl: i64,
+    /// Refresh-token lifetime in seconds (`REFRESH_TIMEOUT`).
+    pub refresh_ttl: i64,
+    /// Live sessions per user; a login beyond it ends the oldest.
+    pub max_sessions_per_user: usize,
+    /// Clock skew tolerated on `exp` and `iat`, in seconds.
+    pub leeway: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            access_ttl: 900,
+            refresh_ttl: 86400,
+            max_sessions_per_user: 10,
+            leeway: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Claims,
+    pub record: TokenRecord,
+}
+
+/// One login's session as shown to users and admins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub username: String,
+    pub started_at: i64,
+    pub expires_at: i64,
+}
+
+pub struct SessionManager {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    store: Arc<dyn SessionStore>,
+    index: RwLock<HashMap<String, TokenRecord>>,
+    /// Serializes read-decide-write sequences (rotation, eviction).
+    write: Mutex<()>,
+    clock: Arc<dyn Clock>,
+    config: SessionConfig,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("config", &self.config)
+            .field("live_tokens", &self.index.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn new_token_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl SessionManager {
+    /// Loads the store's state into the in-memory index.
+    pub fn new(
+        key: &SigningKey,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        config: SessionConfig,
+    ) -> Result<Self, SessionError> {
+        let mut validation = Validation::new(Algorithm::HS512);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked against the injected clock below.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        let now = clock.now().timestamp();
+        store.apply(&[SessionChange::PurgeExpired(now - config.leeway)])?;
+        let index = store
+            .load_all()?
+            .into_iter()
+            .map(|r| (r.jti.clone(), r))
+            .collect();
+        Ok(SessionManager {
+            encoding: EncodingKey::from_secret(key.as_bytes()),
+            decoding: DecodingKey::from_secret(key.as_bytes()),
+            validation,
+            store,
+            index: RwLock::new(index),
+            write: Mutex::new(()),
+            clock,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> SessionConfig {
+        self.config
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    fn commit(&self, changes: &[SessionChange]) -> Result<(), SessionError> {
+        self.store.apply(changes)?;
+        apply_to_map(&mut self.index.write(), changes);
+        Ok(())
+    }
+
+    fn sign(&self, record: &TokenRecord) -> Result<String, SessionError> {
+        let claims = Claims {
+            iss: ISSUER.into(),
+            sub: record.username.clone(),
+            aud: AUDIENCE.into(),
+            exp: record.expires_at,
+            iat: record.issued_at,
+            jti: record.jti.clone(),
+            kind: record.kind,
+            datasets: record.datasets.clone(),
+        };
+        let mut header = Header::new(Algorithm::HS512);
+        header.typ = Some("JWT".into());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| SessionError::Signing(e.to_string()))
+    }
+
+    fn record(&self, kind: TokenKind, username: &str, family: &str, started_at: i64, ttl: i64) -> TokenRecord {
+        let now = self.now();
+        TokenRecord {
+            jti: new_token_id(),
+            kind,
+            username: username.to_string(),
+            family: family.to_string(),
+            started_at,
+            issued_at: now,
+            expires_at: now.saturating_add(ttl),
+            used: false,
+            datasets: None,
+        }
+    }
+
+    fn new_pair(&self, username: &str, family: &str, started_at: i64) -> (TokenRecord, TokenRecord) {
+        let access = self.record(TokenKind::Access, username, family, started_at, self.config.access_ttl);
+        let refresh = self.record(TokenKind::Refresh, username, family, started_at, self.config.refresh_ttl);
+        (access, refresh)
+    }
+
+    /// Starts a session for `username`, evicting its oldest sessions beyond
+    /// the per-user cap.
+    pub fn login(&self, username: &str) -> Result<TokenPair, SessionError> {
+        let family = new_token_id();
+        let (access, refresh) = self.new_pair(username, &family, self.now());
+        let pair = TokenPair {
+            access_token: self.sign(&access)?,
+            refresh_token: self.sign(&refresh)?,
+            session_id: family,
+        };
+        let _guard = self.write.lock();
+        let mut changes = self.evictions_for(username);
+        changes.push(SessionChange::Insert(access));
+        changes.push(SessionChange::Insert(refresh));
+        self.commit(&changes)?;
+        Ok(pair)
+    }
+
+    fn evictions_for(&self, username: &str) -> Vec<SessionChange> {
+        let mut sessions = self.sessions(Some(username));
+        let keep = self.config.max_sessions_per_user.saturating_sub(1);
+        if sessions.len() <= keep {
+            return Vec::new();
+        }
+        sessions.sort_by_key(|s| (s.started_at, s.id.clone()));
+        let excess = sessions.len() - keep;
+        sessions
+            .into_iter()
+            .take(excess)
+            .map(|s| {
+                tracing::info!(user = username, session = %s.id, "session cap reached: ending the oldest session");
+                SessionChange::RemoveFamily(s.id)
+            })
+            .collect()
+    }
+
+    /// Signature, issuer, audience, required claims, expiry and `iat`;
+    /// no session look-up.
+    pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed("token too long".into()));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(map_jwt_error)?;
+        let claims = data.claims;
+        let now = self.now();
+        if claims.exp.saturating_add(self.config.leeway) < now {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat > now.saturating_add(self.config.leeway) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        if claims.jti.is_empty() {
+            return Err(TokenError::MissingClaim("jti".into()));
+        }
+        Ok(claims)
+    }
+
+    /// Full validation: the token must be of one of the `expected` kinds and
+    /// its `jti` a live token of that kind for that user.
+    pub fn validate(&self, token: &str, expected: &[TokenKind]) -> Result<Verified, TokenError> {
+        let claims = self.decode(token)?;
+        if !expected.contains(&claims.kind) {
+            return Err(wrong_kind(expected, claims.kind));
+        }
+        let index = self.index.read();
+        let record = index.get(&claims.jti).ok_or(TokenError::NotLive)?;
+        if record.used || record.kind != claims.kind || record.username != claims.sub {
+            return Err(TokenError::NotLive);
+        }
+        let record = record.clone();
+        drop(index);
+        Ok(Verified { claims, record })
+    }
+
+    /// Rotates a refresh token. Presenting an already-rotated one is taken
+    /// as theft: the whole session (family) is revoked.
+    pub fn refresh(&self, refresh_token: &str) -> Result<(TokenPair, String), SessionError> {
+        let claims = self.decode(refresh_token)?;
+        if claims.kind != TokenKind::Refresh {
+            return Err(wrong_kind(&[TokenKind::Refresh], claims.kind).into());
+        }
+        let _guard = self.write.lock();
+        let current = self.index.read().get(&claims.jti).cloned();
+        let Some(old) = current.filter(|r| r.kind == TokenKind::Refresh && r.username == claims.sub) else {
+            return Err(TokenError::NotLive.into());
+        };
+        if old.used {
+            tracing::warn!(
+                target: "plantdb_auth::security",
+                user = %old.username,
+                session = %old.family,
+                "refresh token reuse detected: revoking the whole session"
+            );
+            self.commit(&[SessionChange::RemoveFamily(old.family.clone())])?;
+            return Err(TokenError::Reused.into());
+        }
+        let (access, refresh) = self.new_pair(&old.username, &old.family, old.started_at);
+        let pair = TokenPair {
+            access_token: self.sign(&access)?,
+            refresh_token: self.sign(&refresh)?,
+            session_id: old.family.clone(),
+        };
+        let mut changes = vec![SessionChange::MarkUsed(old.jti.clone())];
+        changes.extend(
+            self.index
+                .read()
+                .values()
+                .filter(|r| r.family == old.family && r.kind == TokenKind::Access)
+                .map(|r| SessionChange::Remove(r.jti.clone())),
+        );
+        changes.push(SessionChange::Insert(access));
+        changes.push(SessionChange::Insert(refresh));
+        self.commit(&changes)?;
+        Ok((pair, old.username))
+    }
+
+    /// Ends the session of an access token (its refresh token too).
+    pub fn logout(&self, access_token: &str) -> Result<String, SessionError> {
+        let verified = self.validate(access_token, &[TokenKind::Access])?;
+        let _guard = self.write.lock();
+        self.commit(&[SessionChange::RemoveFamily(verified.record.family)])?;
+        Ok(verified.record.username)
+    }
+
+    /// Mints an API token carrying `datasets` (the grant string).
+    pub fn create_api_token(
+        &self,
+        username: &str,
+        datasets: &str,
+        ttl: i64,
+    ) -> Result<(String, TokenRecord), SessionError> {
+        let jti = new_token_id();
+        let mut record = self.record(TokenKind::Api, username, &jti, self.now(), ttl);
+        record.jti = jti;
+        record.datasets = (!datasets.is_empty()).then(|| datasets.to_string());
+        let token = self.sign(&record)?;
+        let _guard = self.write.lock();
+        self.commit(&[SessionChange::Insert(record.clone())])?;
+        Ok((token, record))
+    }
+
+    /// Live login sessions (not API tokens), of one user or of everyone.
+    pub fn sessions(&self, username: Option<&str>) -> Vec<SessionInfo> {
+        let index = self.index.read();
+        let mut by_family: BTreeMap<&str, SessionInfo> = BTreeMap::new();
+        let live = index.values().filter(|r| {
+            r.kind != TokenKind::Api && !r.used && username.is_none_or(|u| r.username == u)
+        });
+        for r in live {
+            let entry = by_family.entry(&r.family).or_insert_with(|| SessionInfo {
+                id: r.family.clone(),
+                username: r.username.clone(),
+                started_at: r.started_at,
+                expires_at: r.expires_at,
+            });
+            entry.expires_at = entry.expires_at.max(r.expires_at);
+        }
+        by_family.into_values().collect()
+    }
+
+    /// Live API tokens, of one user or of everyone.
+    pub fn api_tokens(&self, username: Option<&str>) -> Vec<TokenRecord> {
+        let mut out: Vec<TokenRecord> = self
+            .index
+            .read()
+            .values()
+            .filter(|r| r.kind == TokenKind::Api && username.is_none_or(|u| r.username == u))
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| (r.issued_at, r.jti.clone()));
+        out
+    }
+
+    /// Looks up any live family (session or API token) by id.
+    pub fn family_owner(&self, family: &str) -> Option<(String, TokenKind)> {
+        self.index
+            .read()
+            .values()
+            .find(|r| r.family == family && !r.used)
+            .map(|r| (r.username.clone(), r.kind))
+    }
+
+    /// Ends one session or API token by id; false if it did not exist.
+    pub fn revoke_family(&self, family: &str) -> Result<bool, SessionError> {
+        let _guard = self.write.lock();
+        if self.family_owner(family).is_none() {
+            return Ok(false);
+        }
+        self.commit(&[SessionChange::RemoveFamily(family.to_string())])?;
+        Ok(true)
+    }
+
+    /// Ends every session and API token of `username`; returns how many.
+    pub fn revoke_user(&self, username: &str) -> Result<usize, SessionError> {
+        let _guard = self.write.lock();
+        let mut families: Vec<String> = self
+            .index
+            .read()
+            .values()
+            .filter(|r| r.username == username)
+            .map(|r| r.family.clone())
+            .collect();
+        families.sort();
+        families.dedup();
+        let changes: Vec<SessionChange> = families.iter().cloned().map(SessionChange::RemoveFamily).collect();
+        self.commit(&changes)?;
+        Ok(families.len())
+    }
+
+    /// Drops expired tokens from the store and the index.
+    pub fn purge_expired(&self) -> Result<usize, SessionError> {
+        let _guard = self.write.lock();
+        let cutoff = self.now() - self.config.leeway;
+        let before = self.index.read().len();
+        self.commit(&[SessionChange::PurgeExpired(cutoff)])?;
+        Ok(before.saturating_sub(self.index.read().len()))
+    }
+
+    /// Number of tokens in the index (live and rotated-but-unexpired).
+    pub fn token_count(&self) -> usize {
+        self.index.read().len()
+    }
+}
+
+fn wrong_kind(expected: &[TokenKind], got: TokenKind) -> TokenError {
+    let names: Vec<&str> = expected.iter().map(|k| k.as_str()).collect();
+    TokenError::WrongKind {
+        expected: names.join(" or "),
+        got,
+    }
+}
+
+fn map_jwt_error(e: jsonwebtoken::errors::Error) -> TokenError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => TokenError::WrongIssuerOrAudience,
+        ErrorKind::MissingRequiredClaim(c) => TokenError::MissingClaim(c.clone()),
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            TokenError::Malformed("algorithm not allowed, only HS512 is accepted".into())
+        }
+        ErrorKind::Json(_) => TokenError::Malformed("claims are missing or of the wrong type".into()),
+        _ => TokenError::Malformed("not a valid JWT".into()),
+    }
+}

@@ -1,0 +1,237 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Session manager behaviour: lifetimes on an injected clock, rotation,
+//! reuse detection, the per-user cap, revocation and durability.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use plantdb_auth_core::clock::FixedClock;
+use plantdb_auth_core::session::{
+    MemorySessionStore, SessionConfig, SessionError, SessionManager, SessionStore, SigningKey,
+    SqliteSessionStore, TokenError, TokenKind,
+};
+
+const ACCESS: &[TokenKind] = &[TokenKind::Access];
+
+fn manager_with(store: Arc<dyn SessionStore>, clock: Arc<FixedClock>, config: SessionConfig) -> SessionManager {
+    let key = SigningKey::from_secret(&"11".repeat(64)).unwrap();
+    SessionManager::new(&key, store, clock, config).unwrap()
+}
+
+fn setup() -> (SessionManager, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let m = manager_with(Arc::new(MemorySessionStore::default()), clock.clone(), SessionConfig::default());
+    (m, clock)
+}
+
+fn token_err(e: SessionError) -> TokenError {
+    match e {
+        SessionError::Token(t) => t,
+        other => panic!("expected a token error, got {other:?}"),
+    }
+}
+
+#[test]
+fn access_token_validates_until_it_expires_with_two_seconds_leeway() {
+    let (m, clock) = setup();
+    let pair = m.login("alice").unwrap();
+    let v = m.validate(&pair.access_token, ACCESS).unwrap();
+    assert_eq!(v.claims.sub, "alice");
+    assert_eq!(v.claims.iss, "plantdb-api");
+    assert_eq!(v.claims.aud, "plantdb-client");
+    assert_eq!(v.claims.exp - v.claims.iat, 900);
+    clock.advance(Duration::seconds(901));
+    assert!(m.validate(&pair.access_token, ACCESS).is_ok(), "inside the leeway");
+    clock.advance(Duration::seconds(2));
+    assert_eq!(m.validate(&pair.access_token, ACCESS).unwrap_err(), TokenError::Expired);
+}
+
+#[test]
+fn token_kinds_are_never_interchangeable() {
+    let (m, _) = setup();
+    let pair = m.login("alice").unwrap();
+    assert!(matches!(
+        m.validate(&pair.refresh_token, ACCESS).unwrap_err(),
+        TokenError::WrongKind { .. }
+    ));
+    assert!(matches!(
+        token_err(m.refresh(&pair.access_token).unwrap_err()),
+        TokenError::WrongKind { .. }
+    ));
+}
+
+#[test]
+fn token_issued_in_the_future_is_refused() {
+    let (m, clock) = setup();
+    clock.advance(Duration::seconds(60));
+    let pair = m.login("alice").unwrap();
+    clock.advance(Duration::seconds(-60));
+    assert_eq!(m.validate(&pair.access_token, ACCESS).unwrap_err(), TokenError::IssuedInFuture);
+}
+
+#[test]
+fn refresh_rotates_and_kills_the_old_pair() {
+    let (m, _) = setup();
+    let first = m.login("alice").unwrap();
+    let (second, user) = m.refresh(&first.refresh_token).unwrap();
+    assert_eq!(user, "alice");
+    assert_eq!(second.session_id, first.session_id);
+    assert_eq!(m.validate(&first.access_token, ACCESS).unwrap_err(), TokenError::NotLive);
+    assert!(m.validate(&second.access_token, ACCESS).is_ok());
+}
+
+#[test]
+fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
+    let (m, _) = setup();
+    let first = m.login("alice").unwrap();
+    let other = m.login("alice").unwrap();
+    let (second, _) = m.refresh(&first.refresh_token).unwrap();
+    assert_eq!(token_err(m.refresh(&first.refresh_token).unwrap_err()), TokenError::Reused);
+    assert_eq!(m.validate(&second.access_token, ACCESS).unwrap_err(), TokenError::NotLive);
+    assert_eq!(token_err(m.refresh(&second.refresh_token).unwrap_err()), TokenError::NotLive);
+    assert!(m.validate(&other.access_token, ACCESS).is_ok(), "other sessions unaffected");
+}
+
+#[test]
+fn concurrent_refreshes_with_one_token_yield_one_winner() {
+    let (m, _) = setup();
+    let m = Arc::new(m);
+    let pair = m.login("alice").unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let m = m.clone();
+            let token = pair.refresh_token.clone();
+            std::thread::spawn(move || m.refresh(&token).ok().map(|(p, _)| p))
+        })
+        .collect();
+    let winners: Vec<_> = handles.into_iter().filter_map(|h| h.join().unwrap()).collect();
+    assert_eq!(winners.len(), 1);
+    // The losers presented a used token: the family is gone, winner included.
+    assert!(m.validate(&winners[0].access_token, ACCESS).is_err());
+    assert!(m.sessions(Some("alice")).is_empty());
+}
+
+#[test]
+fn logout_revokes_access_and_refresh() {
+    let (m, _) = setup();
+    let pair = m.login("bob").unwrap();
+    assert_eq!(m.logout(&pair.access_token).unwrap(), "bob");
+    assert!(m.validate(&pair.access_token, ACCESS).is_err());
+    assert!(m.refresh(&pair.refresh_token).is_err());
+    assert!(m.logout(&pair.access_token).is_err());
+}
+
+#[test]
+fn per_user_cap_evicts_that_users_oldest_session_only() {
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let config = SessionConfig {
+        max_sessions_per_user: 2,
+        ..SessionConfig::default()
+    };
+    let m = manager_with(Arc::new(MemorySessionStore::default()), clock.clone(), config);
+    let carol = m.login("carol").unwrap();
+    let a1 = m.login("alice").unwrap();
+    clock.advance(Duration::seconds(1));
+    let a2 = m.login("alice").unwrap();
+    clock.advance(Duration::seconds(1));
+    let a3 = m.login("alice").unwrap();
+    assert!(m.validate(&a1.access_token, ACCESS).is_err());
+    assert!(m.validate(&a2.access_token, ACCESS).is_ok());
+    assert!(m.validate(&a3.access_token, ACCESS).is_ok());
+    assert!(m.validate(&carol.access_token, ACCESS).is_ok());
+    assert_eq!(m.sessions(Some("alice")).len(), 2);
+}
+
+#[test]
+fn api_tokens_carry_datasets_and_are_revocable() {
+    let (m, _) = setup();
+    let (token, record) = m.create_api_token("alice", "scan*/Permission.READ", 3600).unwrap();
+    let v = m.validate(&token, &[TokenKind::Access, TokenKind::Api]).unwrap();
+    assert_eq!(v.claims.kind, TokenKind::Api);
+    assert_eq!(v.claims.datasets.as_deref(), Some("scan*/Permission.READ"));
+    assert!(m.validate(&token, ACCESS).is_err());
+    assert_eq!(m.api_tokens(Some("alice")).len(), 1);
+    assert!(m.revoke_family(&record.family).unwrap());
+    assert!(m.validate(&token, &[TokenKind::Api]).is_err());
+    assert!(!m.revoke_family(&record.family).unwrap());
+}
+
+#[test]
+fn revoke_user_ends_sessions_and_api_tokens() {
+    let (m, _) = setup();
+    let pair = m.login("dave").unwrap();
+    let (api, _) = m.create_api_token("dave", "", 3600).unwrap();
+    let keep = m.login("erin").unwrap();
+    assert_eq!(m.revoke_user("dave").unwrap(), 2);
+    assert!(m.validate(&pair.access_token, ACCESS).is_err());
+    assert!(m.validate(&api, &[TokenKind::Api]).is_err());
+    assert!(m.validate(&keep.access_token, ACCESS).is_ok());
+}
+
+#[test]
+fn tokens_signed_with_another_key_are_refused() {
+    let (m, _) = setup();
+    let other_key = SigningKey::from_secret(&"22".repeat(64)).unwrap();
+    let other = SessionManager::new(
+        &other_key,
+        Arc::new(MemorySessionStore::default()),
+        Arc::new(FixedClock::new(Utc::now())),
+        SessionConfig::default(),
+    )
+    .unwrap();
+    let pair = other.login("alice").unwrap();
+    assert_eq!(m.validate(&pair.access_token, ACCESS).unwrap_err(), TokenError::BadSignature);
+}
+
+#[test]
+fn sqlite_state_survives_a_restart_including_revocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.sqlite3");
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let (alive, dead, api) = {
+        let m = manager_with(Arc::new(SqliteSessionStore::open(&path).unwrap()), clock.clone(), SessionConfig::default());
+        let alive = m.login("alice").unwrap();
+        let dead = m.login("bob").unwrap();
+        m.logout(&dead.access_token).unwrap();
+        let (api, _) = m.create_api_token("alice", "*/Permission.READ", 3600).unwrap();
+        (alive, dead, api)
+    };
+    let m = manager_with(Arc::new(SqliteSessionStore::open(&path).unwrap()), clock, SessionConfig::default());
+    assert!(m.validate(&alive.access_token, ACCESS).is_ok());
+    assert!(m.validate(&api, &[TokenKind::Api]).is_ok());
+    assert!(m.validate(&dead.access_token, ACCESS).is_err());
+    assert!(m.refresh(&dead.refresh_token).is_err());
+    assert!(m.refresh(&alive.refresh_token).is_ok());
+}
+
+#[test]
+fn purge_keeps_storage_bounded_under_churn() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.sqlite3");
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let config = SessionConfig {
+        access_ttl: 60,
+        refresh_ttl: 120,
+        ..SessionConfig::default()
+    };
+    let store = Arc::new(SqliteSessionStore::open(&path).unwrap());
+    let m = manager_with(store.clone(), clock.clone(), config);
+    for round in 0..5 {
+        for i in 0..50 {
+            let pair = m.login(&format!("user{i}")).unwrap();
+            m.refresh(&pair.refresh_token).unwrap();
+        }
+        clock.advance(Duration::seconds(200));
+        m.purge_expired().unwrap();
+        assert_eq!(m.token_count(), 0, "round {round}");
+        assert_eq!(store.load_all().unwrap().len(), 0);
+    }
+}
+
+#[test]
+fn garbage_is_malformed_not_a_panic() {
+    let (m, _) = setup();
+    for t in ["", "a", "a.b", "a.b.c", "a.b.c.d", "....", "ey.ey.ey", &"x".repeat(20_000)] {
+        assert!(matches!(m.validate(t, ACCESS), Err(TokenError::Malformed(_))), "{t:.20}");
+    }
+}
