@@ -8,5 +8,9 @@
 //! - [`clock`]: injected time.
 
 pub mod clock;
+pub mod fnmatch;
 pub mod model;
+pub mod password;
+pub mod rbac;
+pub mod session;
 pub mod store;

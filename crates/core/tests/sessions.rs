@@ -13,14 +13,22 @@ use plantdb_auth_core::session::{
 
 const ACCESS: &[TokenKind] = &[TokenKind::Access];
 
-fn manager_with(store: Arc<dyn SessionStore>, clock: Arc<FixedClock>, config: SessionConfig) -> SessionManager {
+fn manager_with(
+    store: Arc<dyn SessionStore>,
+    clock: Arc<FixedClock>,
+    config: SessionConfig,
+) -> SessionManager {
     let key = SigningKey::from_secret(&"11".repeat(64)).unwrap();
     SessionManager::new(&key, store, clock, config).unwrap()
 }
 
 fn setup() -> (SessionManager, Arc<FixedClock>) {
     let clock = Arc::new(FixedClock::new(Utc::now()));
-    let m = manager_with(Arc::new(MemorySessionStore::default()), clock.clone(), SessionConfig::default());
+    let m = manager_with(
+        Arc::new(MemorySessionStore::default()),
+        clock.clone(),
+        SessionConfig::default(),
+    );
     (m, clock)
 }
 
@@ -41,9 +49,15 @@ fn access_token_validates_until_it_expires_with_two_seconds_leeway() {
     assert_eq!(v.claims.aud, "plantdb-client");
     assert_eq!(v.claims.exp - v.claims.iat, 900);
     clock.advance(Duration::seconds(901));
-    assert!(m.validate(&pair.access_token, ACCESS).is_ok(), "inside the leeway");
+    assert!(
+        m.validate(&pair.access_token, ACCESS).is_ok(),
+        "inside the leeway"
+    );
     clock.advance(Duration::seconds(2));
-    assert_eq!(m.validate(&pair.access_token, ACCESS).unwrap_err(), TokenError::Expired);
+    assert_eq!(
+        m.validate(&pair.access_token, ACCESS).unwrap_err(),
+        TokenError::Expired
+    );
 }
 
 #[test]
@@ -66,7 +80,10 @@ fn token_issued_in_the_future_is_refused() {
     clock.advance(Duration::seconds(60));
     let pair = m.login("alice").unwrap();
     clock.advance(Duration::seconds(-60));
-    assert_eq!(m.validate(&pair.access_token, ACCESS).unwrap_err(), TokenError::IssuedInFuture);
+    assert_eq!(
+        m.validate(&pair.access_token, ACCESS).unwrap_err(),
+        TokenError::IssuedInFuture
+    );
 }
 
 #[test]
@@ -76,7 +93,10 @@ fn refresh_rotates_and_kills_the_old_pair() {
     let (second, user) = m.refresh(&first.refresh_token).unwrap();
     assert_eq!(user, "alice");
     assert_eq!(second.session_id, first.session_id);
-    assert_eq!(m.validate(&first.access_token, ACCESS).unwrap_err(), TokenError::NotLive);
+    assert_eq!(
+        m.validate(&first.access_token, ACCESS).unwrap_err(),
+        TokenError::NotLive
+    );
     assert!(m.validate(&second.access_token, ACCESS).is_ok());
 }
 
@@ -86,10 +106,22 @@ fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     let first = m.login("alice").unwrap();
     let other = m.login("alice").unwrap();
     let (second, _) = m.refresh(&first.refresh_token).unwrap();
-    assert_eq!(token_err(m.refresh(&first.refresh_token).unwrap_err()), TokenError::Reused);
-    assert_eq!(m.validate(&second.access_token, ACCESS).unwrap_err(), TokenError::NotLive);
-    assert_eq!(token_err(m.refresh(&second.refresh_token).unwrap_err()), TokenError::NotLive);
-    assert!(m.validate(&other.access_token, ACCESS).is_ok(), "other sessions unaffected");
+    assert_eq!(
+        token_err(m.refresh(&first.refresh_token).unwrap_err()),
+        TokenError::Reused
+    );
+    assert_eq!(
+        m.validate(&second.access_token, ACCESS).unwrap_err(),
+        TokenError::NotLive
+    );
+    assert_eq!(
+        token_err(m.refresh(&second.refresh_token).unwrap_err()),
+        TokenError::NotLive
+    );
+    assert!(
+        m.validate(&other.access_token, ACCESS).is_ok(),
+        "other sessions unaffected"
+    );
 }
 
 #[test]
@@ -104,7 +136,10 @@ fn concurrent_refreshes_with_one_token_yield_one_winner() {
             std::thread::spawn(move || m.refresh(&token).ok().map(|(p, _)| p))
         })
         .collect();
-    let winners: Vec<_> = handles.into_iter().filter_map(|h| h.join().unwrap()).collect();
+    let winners: Vec<_> = handles
+        .into_iter()
+        .filter_map(|h| h.join().unwrap())
+        .collect();
     assert_eq!(winners.len(), 1);
     // The losers presented a used token: the family is gone, winner included.
     assert!(m.validate(&winners[0].access_token, ACCESS).is_err());
@@ -128,7 +163,11 @@ fn per_user_cap_evicts_that_users_oldest_session_only() {
         max_sessions_per_user: 2,
         ..SessionConfig::default()
     };
-    let m = manager_with(Arc::new(MemorySessionStore::default()), clock.clone(), config);
+    let m = manager_with(
+        Arc::new(MemorySessionStore::default()),
+        clock.clone(),
+        config,
+    );
     let carol = m.login("carol").unwrap();
     let a1 = m.login("alice").unwrap();
     clock.advance(Duration::seconds(1));
@@ -145,8 +184,12 @@ fn per_user_cap_evicts_that_users_oldest_session_only() {
 #[test]
 fn api_tokens_carry_datasets_and_are_revocable() {
     let (m, _) = setup();
-    let (token, record) = m.create_api_token("alice", "scan*/Permission.READ", 3600).unwrap();
-    let v = m.validate(&token, &[TokenKind::Access, TokenKind::Api]).unwrap();
+    let (token, record) = m
+        .create_api_token("alice", "scan*/Permission.READ", 3600)
+        .unwrap();
+    let v = m
+        .validate(&token, &[TokenKind::Access, TokenKind::Api])
+        .unwrap();
     assert_eq!(v.claims.kind, TokenKind::Api);
     assert_eq!(v.claims.datasets.as_deref(), Some("scan*/Permission.READ"));
     assert!(m.validate(&token, ACCESS).is_err());
@@ -180,7 +223,10 @@ fn tokens_signed_with_another_key_are_refused() {
     )
     .unwrap();
     let pair = other.login("alice").unwrap();
-    assert_eq!(m.validate(&pair.access_token, ACCESS).unwrap_err(), TokenError::BadSignature);
+    assert_eq!(
+        m.validate(&pair.access_token, ACCESS).unwrap_err(),
+        TokenError::BadSignature
+    );
 }
 
 #[test]
@@ -189,14 +235,24 @@ fn sqlite_state_survives_a_restart_including_revocations() {
     let path = dir.path().join("sessions.sqlite3");
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let (alive, dead, api) = {
-        let m = manager_with(Arc::new(SqliteSessionStore::open(&path).unwrap()), clock.clone(), SessionConfig::default());
+        let m = manager_with(
+            Arc::new(SqliteSessionStore::open(&path).unwrap()),
+            clock.clone(),
+            SessionConfig::default(),
+        );
         let alive = m.login("alice").unwrap();
         let dead = m.login("bob").unwrap();
         m.logout(&dead.access_token).unwrap();
-        let (api, _) = m.create_api_token("alice", "*/Permission.READ", 3600).unwrap();
+        let (api, _) = m
+            .create_api_token("alice", "*/Permission.READ", 3600)
+            .unwrap();
         (alive, dead, api)
     };
-    let m = manager_with(Arc::new(SqliteSessionStore::open(&path).unwrap()), clock, SessionConfig::default());
+    let m = manager_with(
+        Arc::new(SqliteSessionStore::open(&path).unwrap()),
+        clock,
+        SessionConfig::default(),
+    );
     assert!(m.validate(&alive.access_token, ACCESS).is_ok());
     assert!(m.validate(&api, &[TokenKind::Api]).is_ok());
     assert!(m.validate(&dead.access_token, ACCESS).is_err());
@@ -231,7 +287,19 @@ fn purge_keeps_storage_bounded_under_churn() {
 #[test]
 fn garbage_is_malformed_not_a_panic() {
     let (m, _) = setup();
-    for t in ["", "a", "a.b", "a.b.c", "a.b.c.d", "....", "ey.ey.ey", &"x".repeat(20_000)] {
-        assert!(matches!(m.validate(t, ACCESS), Err(TokenError::Malformed(_))), "{t:.20}");
+    for t in [
+        "",
+        "a",
+        "a.b",
+        "a.b.c",
+        "a.b.c.d",
+        "....",
+        "ey.ey.ey",
+        &"x".repeat(20_000),
+    ] {
+        assert!(
+            matches!(m.validate(t, ACCESS), Err(TokenError::Malformed(_))),
+            "{t:.20}"
+        );
     }
 }

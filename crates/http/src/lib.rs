@@ -1,1 +1,14 @@
+//! plantdb-auth-http: the PlantDB-compatible HTTP adapter (axum) over the
+//! service layer. `router(state)` gives the whole API, both generations.
 
+pub mod error;
+pub mod extract;
+pub mod rate_limit;
+mod router;
+pub mod routes;
+pub mod state;
+
+pub use error::ApiError;
+pub use rate_limit::RateLimits;
+pub use router::router;
+pub use state::{AppState, HttpConfig};

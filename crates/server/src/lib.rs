@@ -1,1 +1,7 @@
+//! plantdb-auth: the PlantDB authentication server and its admin CLI.
 
+pub mod cli;
+pub mod database;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;

@@ -1,1 +1,22 @@
+//! plantdb-auth-service: the use-cases of PlantDB authentication as plain
+//! functions over an [`AuthDb`], each returning a value or an [`AuthError`].
+//! No HTTP here: the HTTP server and the CLI are adapters over these.
 
+pub mod api_token;
+pub mod auth;
+pub mod bootstrap;
+pub mod caller;
+mod db;
+mod error;
+pub mod health;
+
+pub use api_token::{create_api_token, ApiTokenCreated, ApiTokenRequest};
+pub use auth::{
+    authenticate_user, check_username_exists, logout_user, refresh_token, register_user,
+    validate_token, LoginResult, RegisterPayload, UserInfo,
+};
+pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
+pub use caller::{authenticate, Caller};
+pub use db::{ApiTokenPolicy, AuthDb};
+pub use error::AuthError;
+pub use health::{health, DatabaseHealth};

@@ -92,14 +92,23 @@ mod tests {
 
     #[test]
     fn parses_value_name_and_qualified_name_in_any_case() {
-        for s in ["read", "READ", "Permission.READ", "permission.read", " Read "] {
+        for s in [
+            "read",
+            "READ",
+            "Permission.READ",
+            "permission.read",
+            " Read ",
+        ] {
             assert_eq!(s.parse::<Permission>(), Ok(Permission::Read), "{s}");
         }
         assert_eq!(
             "Permission.MANAGE_USERS".parse::<Permission>(),
             Ok(Permission::ManageUsers)
         );
-        assert_eq!("manage_groups".parse::<Permission>(), Ok(Permission::ManageGroups));
+        assert_eq!(
+            "manage_groups".parse::<Permission>(),
+            Ok(Permission::ManageGroups)
+        );
     }
 
     #[test]
@@ -112,6 +121,9 @@ mod tests {
     #[test]
     fn qualified_name_matches_python_str() {
         assert_eq!(Permission::Read.qualified_name(), "Permission.READ");
-        assert_eq!(Permission::ManageGroups.qualified_name(), "Permission.MANAGE_GROUPS");
+        assert_eq!(
+            Permission::ManageGroups.qualified_name(),
+            "Permission.MANAGE_GROUPS"
+        );
     }
 }

@@ -55,7 +55,8 @@ impl User {
     /// Effective permissions: the union of the roles' permissions and the
     /// extra permissions.
     pub fn permissions(&self) -> BTreeSet<Permission> {
-        let mut all: BTreeSet<Permission> = self.roles.iter().flat_map(|r| r.permissions()).collect();
+        let mut all: BTreeSet<Permission> =
+            self.roles.iter().flat_map(|r| r.permissions()).collect();
         all.extend(self.extra_permissions.iter().copied());
         all
     }
@@ -85,7 +86,13 @@ mod tests {
 
     fn user(roles: &[Role]) -> User {
         let name = Username::parse("alice").unwrap();
-        User::new(name, "Alice", String::new(), roles.iter().copied(), Utc::now())
+        User::new(
+            name,
+            "Alice",
+            String::new(),
+            roles.iter().copied(),
+            Utc::now(),
+        )
     }
 
     #[test]
@@ -93,14 +100,20 @@ mod tests {
         let mut u = user(&[Role::Reader]);
         assert_eq!(u.permissions(), [Permission::Read].into());
         u.extra_permissions.insert(Permission::Delete);
-        assert_eq!(u.permissions(), [Permission::Read, Permission::Delete].into());
+        assert_eq!(
+            u.permissions(),
+            [Permission::Read, Permission::Delete].into()
+        );
         assert!(u.has_permission(Permission::Delete));
         assert!(!u.has_permission(Permission::Write));
     }
 
     #[test]
     fn highest_role_is_by_rank() {
-        assert_eq!(user(&[Role::Reader, Role::Admin]).highest_role(), Some(Role::Admin));
+        assert_eq!(
+            user(&[Role::Reader, Role::Admin]).highest_role(),
+            Some(Role::Admin)
+        );
         assert_eq!(user(&[]).highest_role(), None);
     }
 

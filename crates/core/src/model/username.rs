@@ -34,10 +34,9 @@ impl Username {
         if len > MAX_USERNAME_LEN {
             return Err(UsernameError::TooLong(len));
         }
-        if let Some(bad) = lower
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-        {
+        if let Some(bad) = lower.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        }) {
             return Err(UsernameError::BadCharacter(bad));
         }
         if lower == "." || lower == ".." {
@@ -82,18 +81,33 @@ mod tests {
 
     #[test]
     fn lower_cases_valid_names() {
-        assert_eq!(Username::parse("Alice.B_2-x").unwrap().as_str(), "alice.b_2-x");
+        assert_eq!(
+            Username::parse("Alice.B_2-x").unwrap().as_str(),
+            "alice.b_2-x"
+        );
         assert!(Username::parse(&"a".repeat(64)).is_ok());
     }
 
     #[test]
     fn rejects_what_could_hurt() {
         assert_eq!(Username::parse(""), Err(UsernameError::Empty));
-        assert_eq!(Username::parse(&"a".repeat(65)), Err(UsernameError::TooLong(65)));
-        assert_eq!(Username::parse("../../etc"), Err(UsernameError::BadCharacter('/')));
+        assert_eq!(
+            Username::parse(&"a".repeat(65)),
+            Err(UsernameError::TooLong(65))
+        );
+        assert_eq!(
+            Username::parse("../../etc"),
+            Err(UsernameError::BadCharacter('/'))
+        );
         assert_eq!(Username::parse(".."), Err(UsernameError::DotName));
-        assert_eq!(Username::parse("josé"), Err(UsernameError::BadCharacter('é')));
-        assert_eq!(Username::parse("a b"), Err(UsernameError::BadCharacter(' ')));
+        assert_eq!(
+            Username::parse("josé"),
+            Err(UsernameError::BadCharacter('é'))
+        );
+        assert_eq!(
+            Username::parse("a b"),
+            Err(UsernameError::BadCharacter(' '))
+        );
         assert!(Username::parse("a\0").is_err());
     }
 }

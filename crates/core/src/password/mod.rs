@@ -7,7 +7,9 @@
 
 mod policy;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 
 pub use policy::{PasswordPolicy, PolicyViolation, CONTEXT_WORDS};
 
@@ -117,7 +119,11 @@ impl PasswordHasher {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return Verification::Mismatch;
         };
-        if self.argon2.verify_password(password.as_bytes(), &parsed).is_err() {
+        if self
+            .argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
             return Verification::Mismatch;
         }
         if self.needs_rehash(&parsed) {

@@ -66,7 +66,9 @@ impl PasswordPolicy {
         let user = username.to_lowercase();
         // Containment only for names long enough to matter: a one-letter
         // username would otherwise forbid most passwords.
-        if !user.is_empty() && (lower == user || (user.chars().count() >= 3 && lower.contains(&user))) {
+        if !user.is_empty()
+            && (lower == user || (user.chars().count() >= 3 && lower.contains(&user)))
+        {
             return Err(PolicyViolation::ContainsUsername);
         }
         if let Some(word) = CONTEXT_WORDS.into_iter().find(|w| lower.contains(w)) {
@@ -104,9 +106,18 @@ mod tests {
         assert_eq!(check("short"), Err(PolicyViolation::TooShort { min: 8 }));
         assert_eq!(check("password"), Err(PolicyViolation::Common));
         assert_eq!(check("12345678"), Err(PolicyViolation::Common));
-        assert_eq!(check("alice-in-wonderland"), Err(PolicyViolation::ContainsUsername));
-        assert_eq!(check("my-PlantDB-secret"), Err(PolicyViolation::ContextWord("plantdb")));
-        assert_eq!(check("romi-romi-romi"), Err(PolicyViolation::ContextWord("romi")));
+        assert_eq!(
+            check("alice-in-wonderland"),
+            Err(PolicyViolation::ContainsUsername)
+        );
+        assert_eq!(
+            check("my-PlantDB-secret"),
+            Err(PolicyViolation::ContextWord("plantdb"))
+        );
+        assert_eq!(
+            check("romi-romi-romi"),
+            Err(PolicyViolation::ContextWord("romi"))
+        );
         assert_eq!(check("abc\0defghij"), Err(PolicyViolation::ContainsNul));
         let long = "a".repeat(MAX_PASSWORD_BYTES + 1);
         assert!(matches!(check(&long), Err(PolicyViolation::TooLong { .. })));

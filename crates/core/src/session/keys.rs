@@ -68,10 +68,12 @@ impl SigningKey {
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
         let shown = path.display().to_string();
         match std::fs::read_to_string(path) {
-            Ok(text) => parse_hex_key(text.trim()).map(SigningKey).ok_or(KeyError::BadFile {
-                path: shown,
-                reason: "expected 128 hexadecimal digits".into(),
-            }),
+            Ok(text) => parse_hex_key(text.trim())
+                .map(SigningKey)
+                .ok_or(KeyError::BadFile {
+                    path: shown,
+                    reason: "expected 128 hexadecimal digits".into(),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SigningKey::random();
                 write_private(path, hex::encode(key.0).as_bytes()).map_err(|source| {
@@ -82,7 +84,11 @@ impl SigningKey {
                 })?;
                 Ok(key)
             }
-            Err(source) => Err(StoreError::Io { path: shown, source }.into()),
+            Err(source) => Err(StoreError::Io {
+                path: shown,
+                source,
+            }
+            .into()),
         }
     }
 }
@@ -115,7 +121,10 @@ mod tests {
     #[test]
     fn hex_secret_is_the_raw_key() {
         let hex_key = "ab".repeat(64);
-        assert_eq!(SigningKey::from_secret(&hex_key).unwrap().as_bytes(), &[0xab; 64]);
+        assert_eq!(
+            SigningKey::from_secret(&hex_key).unwrap().as_bytes(),
+            &[0xab; 64]
+        );
     }
 
     #[test]
@@ -139,6 +148,9 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(&path, "short").unwrap();
-        assert!(matches!(SigningKey::load_or_create(&path), Err(KeyError::BadFile { .. })));
+        assert!(matches!(
+            SigningKey::load_or_create(&path),
+            Err(KeyError::BadFile { .. })
+        ));
     }
 }

@@ -160,7 +160,14 @@ impl SessionManager {
             .map_err(|e| SessionError::Signing(e.to_string()))
     }
 
-    fn record(&self, kind: TokenKind, username: &str, family: &str, started_at: i64, ttl: i64) -> TokenRecord {
+    fn record(
+        &self,
+        kind: TokenKind,
+        username: &str,
+        family: &str,
+        started_at: i64,
+        ttl: i64,
+    ) -> TokenRecord {
         let now = self.now();
         TokenRecord {
             jti: new_token_id(),
@@ -175,9 +182,26 @@ impl SessionManager {
         }
     }
 
-    fn new_pair(&self, username: &str, family: &str, started_at: i64) -> (TokenRecord, TokenRecord) {
-        let access = self.record(TokenKind::Access, username, family, started_at, self.config.access_ttl);
-        let refresh = self.record(TokenKind::Refresh, username, family, started_at, self.config.refresh_ttl);
+    fn new_pair(
+        &self,
+        username: &str,
+        family: &str,
+        started_at: i64,
+    ) -> (TokenRecord, TokenRecord) {
+        let access = self.record(
+            TokenKind::Access,
+            username,
+            family,
+            started_at,
+            self.config.access_ttl,
+        );
+        let refresh = self.record(
+            TokenKind::Refresh,
+            username,
+            family,
+            started_at,
+            self.config.refresh_ttl,
+        );
         (access, refresh)
     }
 
@@ -265,7 +289,9 @@ impl SessionManager {
         }
         let _guard = self.write.lock();
         let current = self.index.read().get(&claims.jti).cloned();
-        let Some(old) = current.filter(|r| r.kind == TokenKind::Refresh && r.username == claims.sub) else {
+        let Some(old) =
+            current.filter(|r| r.kind == TokenKind::Refresh && r.username == claims.sub)
+        else {
             return Err(TokenError::NotLive.into());
         };
         if old.used {
@@ -386,7 +412,11 @@ impl SessionManager {
             .collect();
         families.sort();
         families.dedup();
-        let changes: Vec<SessionChange> = families.iter().cloned().map(SessionChange::RemoveFamily).collect();
+        let changes: Vec<SessionChange> = families
+            .iter()
+            .cloned()
+            .map(SessionChange::RemoveFamily)
+            .collect();
         self.commit(&changes)?;
         Ok(families.len())
     }
@@ -423,7 +453,9 @@ fn map_jwt_error(e: jsonwebtoken::errors::Error) -> TokenError {
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
             TokenError::Malformed("algorithm not allowed, only HS512 is accepted".into())
         }
-        ErrorKind::Json(_) => TokenError::Malformed("claims are missing or of the wrong type".into()),
+        ErrorKind::Json(_) => {
+            TokenError::Malformed("claims are missing or of the wrong type".into())
+        }
         _ => TokenError::Malformed("not a valid JWT".into()),
     }
 }

@@ -10,6 +10,8 @@ mod store;
 pub use claims::{Claims, TokenKind, AUDIENCE, ISSUER};
 pub use error::{SessionError, TokenError};
 pub use keys::{KeyError, SigningKey, KEY_LEN};
-pub use manager::{new_token_id, SessionConfig, SessionInfo, SessionManager, TokenPair, Verified, MAX_TOKEN_LEN};
+pub use manager::{
+    new_token_id, SessionConfig, SessionInfo, SessionManager, TokenPair, Verified, MAX_TOKEN_LEN,
+};
 pub use sqlite::SqliteSessionStore;
 pub use store::{MemorySessionStore, SessionChange, SessionStore, TokenRecord};

@@ -22,13 +22,18 @@ fn backend(e: rusqlite::Error) -> StoreError {
 
 impl SqliteSessionStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Backend(format!(
-            "cannot open session database {}: {e}",
-            path.display()
-        )))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        let conn = Connection::open(path).map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot open session database {}: {e}",
+                path.display()
+            ))
+        })?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
         migrate(&conn)?;
         Ok(SqliteSessionStore {
             conn: Mutex::new(conn),

@@ -18,10 +18,14 @@ pub enum StoreError {
     GroupExists(GroupName),
     #[error("group '{0}' does not exist")]
     GroupNotFound(GroupName),
-    #[error("{path} is not a valid PlantDB file: {reason}. Fix or move it away; it was left untouched")]
+    #[error(
+        "{path} is not a valid PlantDB file: {reason}. Fix or move it away; it was left untouched"
+    )]
     Corrupt { path: String, reason: String },
     #[error("the database at {path} is already open for writing by another process (lock file {lock}); stop that process first, or use the running server's HTTP API")]
     Locked { path: String, lock: String },
+    #[error("{path} is not a PlantDB database (no directory holding a `romidb` marker file): create an empty file named romidb in it or point --db at a PlantDB database")]
+    NotADatabase { path: String },
     #[error("I/O error on {path}: {source}")]
     Io {
         path: String,

@@ -1,0 +1,307 @@
+//! One conformance suite for every store implementation: each check is a
+//! function over `&dyn UserStore` / `&dyn GroupStore`, run against the
+//! in-memory stores and the FSDB stores (which are then reopened from disk).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use plantdb_auth_core::model::{Group, GroupName, Role, User, Username};
+use plantdb_auth_core::store::fsdb::{create_root, Fsdb};
+use plantdb_auth_core::store::memory::{MemoryGroupStore, MemoryUserStore};
+use plantdb_auth_core::store::{GroupStore, LockoutPolicy, StoreError, UserStore};
+
+fn name(s: &str) -> Username {
+    Username::parse(s).unwrap()
+}
+
+fn group_name(s: &str) -> GroupName {
+    GroupName::parse(s).unwrap()
+}
+
+/// Microsecond precision: what users.json can hold.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn user(s: &str) -> User {
+    User::new(
+        name(s),
+        format!("{s} full"),
+        format!("$argon2id$hash-of-{s}"),
+        [Role::Reader],
+        now(),
+    )
+}
+
+fn policy() -> LockoutPolicy {
+    LockoutPolicy {
+        max_failed_attempts: 3,
+        lockout_duration: Duration::seconds(900),
+    }
+}
+
+// ---- user checks -----------------------------------------------------------
+
+fn create_and_duplicate(store: &dyn UserStore) {
+    store.create(user("alice")).unwrap();
+    let err = store.create(user("alice")).unwrap_err();
+    assert!(
+        matches!(err, StoreError::UserExists(ref u) if u.as_str() == "alice"),
+        "{err}"
+    );
+    // A duplicate that differs only in case is the same user.
+    assert!(matches!(
+        store.create(user("ALICE")),
+        Err(StoreError::UserExists(_))
+    ));
+}
+
+fn lookups_ignore_case(store: &dyn UserStore) {
+    let upper = Username::parse("ALICE").unwrap();
+    assert_eq!(store.get(&upper).unwrap().unwrap().fullname, "alice full");
+    assert!(store.exists(&upper).unwrap());
+    assert!(!store.exists(&name("nobody")).unwrap());
+    assert!(store.get(&name("nobody")).unwrap().is_none());
+}
+
+fn update_is_persisted(store: &dyn UserStore) {
+    let updated = store
+        .update(&name("alice"), &mut |u| {
+            u.roles.insert(Role::Contributor);
+            Ok(())
+        })
+        .unwrap();
+    assert!(updated.roles.contains(&Role::Contributor));
+    assert_eq!(store.get(&name("alice")).unwrap().unwrap(), updated);
+}
+
+fn failing_update_changes_nothing(store: &dyn UserStore) {
+    let before = store.get(&name("alice")).unwrap().unwrap();
+    let err = store
+        .update(&name("alice"), &mut |u| {
+            u.fullname = "half-done".into();
+            Err(StoreError::Backend("refused".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)));
+    assert_eq!(store.get(&name("alice")).unwrap().unwrap(), before);
+    let renamed = store.update(&name("alice"), &mut |u| {
+        u.username = name("mallory");
+        Ok(())
+    });
+    assert!(renamed.is_err());
+    assert!(store.get(&name("mallory")).unwrap().is_none());
+    let missing = store.update(&name("nobody"), &mut |_| Ok(()));
+    assert!(matches!(missing, Err(StoreError::UserNotFound(_))));
+}
+
+fn setters(store: &dyn UserStore) {
+    let alice = name("alice");
+    assert_eq!(
+        store.set_fullname(&alice, "Alice A.").unwrap().fullname,
+        "Alice A."
+    );
+    let t = now();
+    let u = store.set_password_hash(&alice, "$argon2id$new", t).unwrap();
+    assert_eq!(
+        (u.password_hash.as_str(), u.password_last_change),
+        ("$argon2id$new", Some(t))
+    );
+    assert!(!store.set_active(&alice, false).unwrap().is_active);
+    assert!(store.set_active(&alice, true).unwrap().is_active);
+    let stored = store.get(&alice).unwrap().unwrap();
+    assert_eq!(stored.fullname, "Alice A.");
+    assert_eq!(stored.password_hash, "$argon2id$new");
+    assert!(matches!(
+        store.set_fullname(&name("nobody"), "x"),
+        Err(StoreError::UserNotFound(_))
+    ));
+}
+
+fn lockout_and_unlock(store: &dyn UserStore) {
+    let alice = name("alice");
+    let t0 = now();
+    for i in 1..=2 {
+        let u = store.record_failed_attempt(&alice, t0, policy()).unwrap();
+        assert_eq!(u.failed_attempts, i);
+        assert!(!u.is_locked(t0), "locked after {i} failures");
+    }
+    let u = store.record_failed_attempt(&alice, t0, policy()).unwrap();
+    assert_eq!(u.failed_attempts, 3);
+    assert!(u.is_locked(t0));
+    assert!(u.is_locked(t0 + Duration::seconds(899)));
+    assert!(
+        !u.is_locked(t0 + Duration::seconds(900)),
+        "the lock expires"
+    );
+    assert_eq!(u.last_failed_attempt, Some(t0));
+    let stored = store.get(&alice).unwrap().unwrap();
+    assert_eq!(stored.locked_until, Some(t0 + Duration::seconds(900)));
+
+    let u = store.unlock(&alice).unwrap();
+    assert_eq!((u.failed_attempts, u.locked_until), (0, None));
+    assert!(!store.get(&alice).unwrap().unwrap().is_locked(t0));
+}
+
+fn successful_login(store: &dyn UserStore) {
+    let alice = name("alice");
+    store
+        .record_failed_attempt(&alice, now(), policy())
+        .unwrap();
+    let t = now();
+    let u = store
+        .record_successful_login(&alice, t, Some("$argon2id$rehashed"))
+        .unwrap();
+    assert_eq!(u.failed_attempts, 0);
+    assert_eq!(u.last_login, Some(t));
+    assert_eq!(u.password_hash, "$argon2id$rehashed");
+    let u = store.record_successful_login(&alice, t, None).unwrap();
+    assert_eq!(
+        u.password_hash, "$argon2id$rehashed",
+        "no new hash keeps the old one"
+    );
+    assert_eq!(store.get(&alice).unwrap().unwrap(), u);
+}
+
+fn delete(store: &dyn UserStore) {
+    store.create(user("bob")).unwrap();
+    store.delete(&name("bob")).unwrap();
+    assert!(!store.exists(&name("bob")).unwrap());
+    assert!(matches!(
+        store.delete(&name("bob")),
+        Err(StoreError::UserNotFound(_))
+    ));
+    store.create(user("carol")).unwrap();
+}
+
+fn run_user_suite(store: &dyn UserStore) {
+    create_and_duplicate(store);
+    lookups_ignore_case(store);
+    update_is_persisted(store);
+    failing_update_changes_nothing(store);
+    setters(store);
+    lockout_and_unlock(store);
+    successful_login(store);
+    delete(store);
+    let names: Vec<_> = store
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, [name("alice"), name("carol")]);
+}
+
+// ---- group checks ----------------------------------------------------------
+
+fn groups_create_and_members(store: &dyn GroupStore) {
+    let lab = group_name("Lab-1");
+    store
+        .create(Group::new(
+            lab.clone(),
+            name("alice"),
+            Some("the lab".into()),
+            [],
+            now(),
+        ))
+        .unwrap();
+    let g = store.get(&lab).unwrap().unwrap();
+    assert_eq!(g.users, [name("alice")], "the creator is a member");
+    assert_eq!(g.created_by, Some(name("alice")));
+    let dup = Group::new(lab.clone(), name("bob"), None, [], now());
+    assert!(matches!(store.create(dup), Err(StoreError::GroupExists(_))));
+
+    assert!(store.add_member(&lab, &name("bob")).unwrap());
+    assert!(!store.add_member(&lab, &name("bob")).unwrap());
+    assert!(store.remove_member(&lab, &name("alice")).unwrap());
+    assert!(!store.remove_member(&lab, &name("alice")).unwrap());
+    assert_eq!(store.get(&lab).unwrap().unwrap().users, [name("bob")]);
+}
+
+fn groups_of_and_delete(store: &dyn GroupStore) {
+    let other = group_name("other");
+    store
+        .create(Group::new(
+            other.clone(),
+            name("bob"),
+            None,
+            [name("carol")],
+            now(),
+        ))
+        .unwrap();
+    let of_bob: Vec<_> = store
+        .groups_of(&name("bob"))
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(of_bob.len(), 2);
+    let of_carol: Vec<_> = store
+        .groups_of(&name("carol"))
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(of_carol, std::slice::from_ref(&other));
+    assert!(store.groups_of(&name("nobody")).unwrap().is_empty());
+
+    store.delete(&other).unwrap();
+    assert!(store.get(&other).unwrap().is_none());
+}
+
+fn groups_not_found(store: &dyn GroupStore) {
+    let ghost = group_name("ghost");
+    assert!(matches!(
+        store.delete(&ghost),
+        Err(StoreError::GroupNotFound(_))
+    ));
+    assert!(matches!(
+        store.add_member(&ghost, &name("bob")),
+        Err(StoreError::GroupNotFound(_))
+    ));
+    assert!(matches!(
+        store.remove_member(&ghost, &name("bob")),
+        Err(StoreError::GroupNotFound(_))
+    ));
+    assert!(matches!(
+        store.update(&ghost, &mut |_| Ok(())),
+        Err(StoreError::GroupNotFound(_))
+    ));
+}
+
+fn run_group_suite(store: &dyn GroupStore) {
+    groups_create_and_members(store);
+    groups_of_and_delete(store);
+    groups_not_found(store);
+    let names: Vec<_> = store.list().unwrap().into_iter().map(|g| g.name).collect();
+    assert_eq!(names, [group_name("Lab-1")]);
+}
+
+// ---- the implementations ---------------------------------------------------
+
+#[test]
+fn memory_user_store_conforms() {
+    run_user_suite(&MemoryUserStore::default());
+}
+
+#[test]
+fn memory_group_store_conforms() {
+    run_group_suite(&MemoryGroupStore::default());
+}
+
+#[test]
+fn fsdb_stores_conform_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    create_root(dir.path()).unwrap();
+    let (users, groups) = {
+        let db = Fsdb::open(dir.path()).unwrap();
+        run_user_suite(db.users.as_ref());
+        run_group_suite(db.groups.as_ref());
+        (db.users.list().unwrap(), db.groups.list().unwrap())
+    };
+    let reopened = Fsdb::open(dir.path()).unwrap();
+    assert_eq!(reopened.users.list().unwrap(), users);
+    assert_eq!(reopened.groups.list().unwrap(), groups);
+    let alice = reopened.users.get(&name("alice")).unwrap().unwrap();
+    assert_eq!(alice.password_hash, "$argon2id$rehashed");
+    assert!(alice.roles.contains(&Role::Contributor));
+}

@@ -1,0 +1,134 @@
+//! Extractors whose rejections speak our error format.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON object body, whatever the content type (the Python server's
+/// clients do not always send `application/json`). An empty body is `None`.
+#[derive(Debug, Default)]
+pub struct JsonBody(pub Option<Map<String, Value>>);
+
+impl JsonBody {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.as_ref().and_then(|m| m.get(key))
+    }
+
+    /// Deserializes into a payload type; wrong types become a clear 400.
+    pub fn parse<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        match &self.0 {
+            None => Ok(T::default()),
+            Some(map) => serde_json::from_value(Value::Object(map.clone()))
+                .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}"))),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Request body too large: the limit is 64 KiB",
+                )
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {rejection}"))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(None));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonBody(Some(map))),
+            Ok(_) => Err(ApiError::bad_request("Request body must be a JSON object")),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "Request body is not valid JSON ({e}); send a JSON object"
+            ))),
+        }
+    }
+}
+
+/// The bearer token of `Authorization: Bearer <jwt>`, if any. The scheme is
+/// case-insensitive (RFC 7235); several Authorization headers are ambiguous
+/// and count as an invalid token rather than picking one.
+#[derive(Debug, Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl Bearer {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// Stands for an unusable Authorization header: never a valid JWT.
+const INVALID_TOKEN: &str = "invalid-authorization-header";
+
+pub fn bearer_from_parts(parts: &Parts) -> Option<String> {
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some(INVALID_TOKEN.into());
+    }
+    let text = first.to_str().ok()?.trim();
+    let (scheme, rest) = text.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim();
+    (!token.is_empty()).then(|| token.to_string())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Bearer(bearer_from_parts(parts)))
+    }
+}
+
+/// The client's IP: the socket peer, or behind a trusted proxy (`--proxy`)
+/// the address the proxy appended last to `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    if !trust_proxy {
+        return peer;
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer)
+}
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, state.config.trust_proxy)))
+    }
+}

@@ -1,0 +1,163 @@
+//! Per-client-IP rate limits over a sliding 60-second window, as the Python
+//! server counts them. Written by hand because governor/tower_governor
+//! implement GCRA (a smoothed bucket), whose `Retry-After` and burst
+//! behaviour differ from a sliding window's.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
+
+use crate::error::ApiError;
+use crate::extract::client_ip;
+use crate::state::AppState;
+
+pub const WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Register,
+    Login,
+    LoginCheck,
+    Health,
+}
+
+/// Requests allowed per client per window, per bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub register: u32,
+    pub login: u32,
+    pub login_check: u32,
+    pub health: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            register: 5,
+            login: 20,
+            login_check: 120,
+            health: 120,
+        }
+    }
+}
+
+impl RateLimits {
+    fn limit(&self, bucket: Bucket) -> u32 {
+        match bucket {
+            Bucket::Register => self.register,
+            Bucket::Login => self.login,
+            Bucket::LoginCheck => self.login_check,
+            Bucket::Health => self.health,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RateLimiter {
+    limits: RateLimits,
+    hits: Mutex<HashMap<(IpAddr, Bucket), VecDeque<Instant>>>,
+    calls: AtomicU64,
+}
+
+impl RateLimiter {
+    pub fn new(limits: RateLimits) -> Self {
+        RateLimiter {
+            limits,
+            hits: Mutex::new(HashMap::new()),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a request; `Err(seconds)` when over the limit, with the time
+    /// until the oldest counted request leaves the window.
+    pub fn check(&self, ip: IpAddr, bucket: Bucket, now: Instant) -> Result<(), u64> {
+        let limit = self.limits.limit(bucket) as usize;
+        let mut hits = self.hits.lock();
+        if self
+            .calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(4096)
+        {
+            // Bound memory: forget clients idle for a whole window.
+            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        let queue = hits.entry((ip, bucket)).or_default();
+        while queue
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            queue.pop_front();
+        }
+        if queue.len() >= limit {
+            let oldest = queue.front().copied().unwrap_or(now);
+            let wait = WINDOW.saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        queue.push_back(now);
+        Ok(())
+    }
+}
+
+/// Middleware applied to one route: `from_fn_with_state((state, bucket), limit)`.
+pub async fn limit(
+    State((state, bucket)): State<(AppState, Bucket)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(limiter) = &state.limiter {
+        let (parts, body) = request.into_parts();
+        let ip = client_ip(&parts, state.config.trust_proxy);
+        if let Err(retry_after) = limiter.check(ip, bucket, Instant::now()) {
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("Too many requests: try again in {retry_after} seconds"),
+            );
+            err.retry_after = Some(retry_after);
+            return err.into_response();
+        }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_window_allows_the_limit_then_reports_the_wait() {
+        let limiter = RateLimiter::new(RateLimits {
+            login: 3,
+            ..RateLimits::default()
+        });
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert!(limiter
+                .check(ip, Bucket::Login, t0 + Duration::from_secs(i))
+                .is_ok());
+        }
+        assert_eq!(
+            limiter.check(ip, Bucket::Login, t0 + Duration::from_secs(10)),
+            Err(50)
+        );
+        assert!(limiter
+            .check(IpAddr::from([10, 0, 0, 2]), Bucket::Login, t0)
+            .is_ok());
+        assert!(
+            limiter.check(ip, Bucket::Health, t0).is_ok(),
+            "buckets are separate"
+        );
+        assert!(limiter
+            .check(ip, Bucket::Login, t0 + Duration::from_secs(60))
+            .is_ok());
+    }
+}

@@ -1,0 +1,113 @@
+//! Assembles the routes of both generations and the layers around them.
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Extension, Router};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::error::ApiError;
+use crate::rate_limit::{limit, Bucket};
+use crate::routes::{auth, health, Generation};
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+fn limited(
+    route: MethodRouter<AppState>,
+    state: &AppState,
+    bucket: Bucket,
+) -> MethodRouter<AppState> {
+    route.route_layer(from_fn_with_state((state.clone(), bucket), limit))
+}
+
+/// The auth routes of one generation; paths differ, handlers are shared.
+fn generation(state: &AppState, gen: Generation) -> Router<AppState> {
+    let path = |current: &'static str, legacy: &'static str| match gen {
+        Generation::Current => current,
+        Generation::Legacy => legacy,
+    };
+    let login = limited(get(auth::username_exists), state, Bucket::LoginCheck).merge(limited(
+        post(auth::login),
+        state,
+        Bucket::Login,
+    ));
+    Router::new()
+        .route(
+            path("/api/v1/health", "/health"),
+            limited(get(health::health), state, Bucket::Health),
+        )
+        .route(path("/api/v1/auth/login", "/login"), login)
+        .route(
+            path("/api/v1/auth/register", "/register"),
+            limited(post(auth::register), state, Bucket::Register),
+        )
+        .route(path("/api/v1/auth/logout", "/logout"), post(auth::logout))
+        .route(
+            path("/api/v1/auth/token/validation", "/token-validation"),
+            post(auth::token_validation),
+        )
+        .route(
+            path("/api/v1/auth/token/refresh", "/token-refresh"),
+            post(auth::token_refresh),
+        )
+        .route(
+            path("/api/v1/auth/token/create-api-token", "/create-api-token"),
+            post(auth::create_api_token),
+        )
+        .layer(Extension(gen))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not found: no such endpoint. See the README for the list of routes")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed on this endpoint",
+    )
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::permissive();
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::permissive().allow_origin(AllowOrigin::list(list))
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = generation(&state, Generation::Current)
+        .merge(generation(&state, Generation::Legacy))
+        .method_not_allowed_fallback(method_not_allowed);
+    let app = match state
+        .config
+        .url_prefix
+        .as_deref()
+        .map(|p| p.trim_end_matches('/'))
+    {
+        Some(prefix) if !prefix.is_empty() => Router::new().nest(prefix, api),
+        _ => api,
+    };
+    app.fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(cors(&state.config.cors_origins))
+        .with_state(state)
+}

@@ -1,0 +1,33 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    match state.blocking(plantdb_auth_service::health).await {
+        Ok(Ok(db)) => Json(json!({
+            "status": "healthy",
+            "message": "API is running correctly",
+            "database": db,
+        }))
+        .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "health check failed");
+            unhealthy()
+        }
+        Err(_) => unhealthy(),
+    }
+}
+
+fn unhealthy() -> Response {
+    let body = json!({
+        "status": "error",
+        "message": "Database is not accessible: see the server log",
+        "error": "Database is not accessible: see the server log",
+        "code": "internal",
+    });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}

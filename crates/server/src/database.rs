@@ -1,0 +1,101 @@
+//! Opening a PlantDB database: the FSDB files, the signing key, the
+//! durable session store. Shared by the server and the admin CLI.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use plantdb_auth_core::clock::{Clock, SystemClock};
+use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
+use plantdb_auth_core::session::{SessionConfig, SessionManager, SigningKey, SqliteSessionStore};
+use plantdb_auth_core::store::fsdb::{self, Fsdb};
+use plantdb_auth_core::store::LockoutPolicy;
+use plantdb_auth_service::{ApiTokenPolicy, AuthDb};
+
+use crate::settings::ServeArgs;
+
+pub const KEY_FILE: &str = "jwt.key";
+pub const SESSIONS_FILE: &str = "sessions.sqlite3";
+
+/// An open database; the FSDB handle holds the write lock while alive.
+pub struct Database {
+    pub db: Arc<AuthDb>,
+    pub root: PathBuf,
+    _fsdb: Fsdb,
+}
+
+/// Makes `root` a database if it does not exist or is an empty directory;
+/// refuses a non-empty directory without the `romidb` marker.
+pub fn prepare_root(root: &Path) -> anyhow::Result<()> {
+    let empty_dir = root.is_dir()
+        && std::fs::read_dir(root)
+            .with_context(|| format!("cannot read {}", root.display()))?
+            .next()
+            .is_none();
+    if !root.exists() || empty_dir {
+        fsdb::create_root(root)?;
+        return Ok(());
+    }
+    anyhow::ensure!(
+        fsdb::is_fsdb_root(root),
+        "{} is not a PlantDB database (no 'romidb' marker file). Point --db at a PlantDB database, or at a new or empty directory",
+        root.display()
+    );
+    Ok(())
+}
+
+fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
+    match std::env::var("JWT_SECRET_KEY") {
+        Ok(secret) if !secret.is_empty() => Ok(SigningKey::from_secret(&secret)?),
+        _ => Ok(SigningKey::load_or_create(&state_dir.join(KEY_FILE))?),
+    }
+}
+
+pub fn hash_params(args: &ServeArgs) -> HashParams {
+    HashParams {
+        m_cost: args.argon2_memory,
+        t_cost: args.argon2_iterations,
+        p_cost: args.argon2_parallelism,
+    }
+}
+
+/// Opens the database at `root` with the given settings.
+pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
+    let fsdb = Fsdb::open(root)?;
+    let state_dir = fsdb.state_dir();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let key = signing_key(&state_dir)?;
+    let store = Arc::new(SqliteSessionStore::open(&state_dir.join(SESSIONS_FILE))?);
+    let session_config = SessionConfig {
+        access_ttl: args.session_timeout,
+        refresh_ttl: args.refresh_timeout,
+        max_sessions_per_user: args.max_sessions_per_user,
+        leeway: 2,
+    };
+    let sessions = SessionManager::new(&key, store, clock.clone(), session_config)?;
+    let hasher =
+        PasswordHasher::new(hash_params(args)).context("invalid Argon2 settings (--argon2-*)")?;
+    let db = AuthDb {
+        users: fsdb.users.clone(),
+        groups: fsdb.groups.clone(),
+        sessions,
+        hasher,
+        policy: PasswordPolicy {
+            min_length: args.min_password_length,
+        },
+        lockout: LockoutPolicy {
+            max_failed_attempts: args.max_failed_attempts,
+            lockout_duration: chrono::Duration::seconds(args.lockout_duration),
+        },
+        api_tokens: ApiTokenPolicy {
+            max_lifetime: args.api_token_max_lifetime,
+        },
+        clock,
+        root: Some(fsdb.root().to_path_buf()),
+    };
+    Ok(Database {
+        db: Arc::new(db),
+        root: fsdb.root().to_path_buf(),
+        _fsdb: fsdb,
+    })
+}

@@ -1,0 +1,140 @@
+//! Building and running the server; the tests start it the same way.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use plantdb_auth_http::{router, AppState, HttpConfig, RateLimits};
+use plantdb_auth_service::{ensure_default_accounts, AdminPassword};
+use tokio::net::TcpListener;
+
+use crate::database::{self, Database};
+use crate::settings::{default_db_dir, ServeArgs};
+
+/// How often expired sessions are purged from the store.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    pub url: String,
+    pub root: std::path::PathBuf,
+    _database: Database,
+    _tempdir: Option<tempfile::TempDir>,
+}
+
+fn http_config(args: &ServeArgs) -> HttpConfig {
+    let rate_limits = (!args.no_rate_limits).then_some(RateLimits {
+        register: args.rate_limit_register,
+        login: args.rate_limit_login,
+        login_check: args.rate_limit_login_check,
+        health: args.rate_limit_health,
+    });
+    HttpConfig {
+        url_prefix: args.url_prefix.clone(),
+        trust_proxy: args.proxy,
+        rate_limits,
+        cors_origins: args.cors_origins.clone(),
+        hash_workers: args.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+        restrict_username_check: args.restrict_username_check,
+    }
+}
+
+/// Opens (or creates) the database, ensures the default accounts and binds.
+pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
+    args.validate()?;
+    let (root, tempdir) = if args.test {
+        let dir = tempfile::Builder::new()
+            .prefix("plantdb-auth-test-")
+            .tempdir()?;
+        (dir.path().join("db"), Some(dir))
+    } else {
+        (args.db.clone().unwrap_or_else(default_db_dir), None)
+    };
+    database::prepare_root(&root)?;
+    let database = database::open(&root, &args)?;
+    let admin = match (args.test, std::env::var("PLANTDB_ADMIN_PASSWORD")) {
+        (true, _) => AdminPassword::Given("admin".into()),
+        (false, Ok(p)) if !p.is_empty() => AdminPassword::Given(p),
+        _ => AdminPassword::Generate,
+    };
+    let outcome = ensure_default_accounts(&database.db, admin)?;
+    if let Some(password) = outcome.generated_admin_password {
+        println!("Created the 'admin' account with the password: {password}");
+        println!(
+            "(shown once: store it now, or set PLANTDB_ADMIN_PASSWORD before the first start)"
+        );
+    }
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&addr).await.with_context(|| {
+        format!("cannot listen on {addr}: is another server using this port? Try --port")
+    })?;
+    let local = listener.local_addr()?;
+    let prefix = args.url_prefix.clone().unwrap_or_default();
+    let state = AppState::new(database.db.clone(), http_config(&args));
+    Ok(App {
+        listener,
+        state,
+        url: format!("http://{local}{}", prefix.trim_end_matches('/')),
+        root: database.root.clone(),
+        _database: database,
+        _tempdir: tempdir,
+    })
+}
+
+impl App {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let purge_state = self.state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_EVERY);
+            loop {
+                tick.tick().await;
+                let _ = purge_state
+                    .blocking(|db| {
+                        if let Err(e) = db.sessions.purge_expired() {
+                            tracing::error!(error = %e, "purging expired sessions failed");
+                        }
+                    })
+                    .await;
+            }
+        });
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server error")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

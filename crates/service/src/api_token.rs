@@ -1,0 +1,120 @@
+//! API tokens: long-lived, scoped to datasets by glob patterns.
+
+use chrono::{DateTime, Duration, Utc};
+use plantdb_auth_core::rbac::DatasetGrants;
+use serde_json::Value;
+
+use crate::auth::MINTING_KINDS;
+use crate::caller::authenticate;
+use crate::{AuthDb, AuthError};
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ApiTokenRequest {
+    pub token_exp: Option<Value>,
+    pub datasets: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiTokenCreated {
+    pub token: String,
+    pub id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `token_exp` as the Python server reads it (`int(...)`), but strictly:
+/// a positive whole number of seconds, as a JSON number or a numeric string.
+fn parse_lifetime(value: &Value) -> Result<i64, AuthError> {
+    let seconds = match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if s > 0 => Ok(s),
+        Some(_) => Err(AuthError::InvalidInput(
+            "Field 'token_exp' must be a positive number of seconds".into(),
+        )),
+        None => Err(AuthError::InvalidInput(
+            "Field 'token_exp' must be an integer number of seconds".into(),
+        )),
+    }
+}
+
+/// Mints an API token for the caller (by access token). Every requested
+/// permission must be held by the caller: a request is refused whole,
+/// never silently narrowed.
+pub fn create_api_token(
+    db: &AuthDb,
+    token: Option<&str>,
+    request: &ApiTokenRequest,
+) -> Result<ApiTokenCreated, AuthError> {
+    let datasets = request
+        .datasets
+        .as_ref()
+        .ok_or_else(|| AuthError::MissingField("Missing \"datasets\" field".into()))?;
+    let lifetime = request
+        .token_exp
+        .as_ref()
+        .ok_or_else(|| AuthError::MissingField("Missing \"token_exp\" field".into()))?;
+    let lifetime = parse_lifetime(lifetime)?;
+    let grants = DatasetGrants::from_json(datasets)
+        .map_err(|e| AuthError::InvalidInput(format!("Invalid 'datasets': {e}")))?;
+    let caller = authenticate(db, token, MINTING_KINDS)?;
+    let held = caller.user.permissions();
+    let missing: Vec<String> = grants
+        .requested_permissions()
+        .difference(&held)
+        .map(|p| p.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(AuthError::InvalidInput(format!(
+            "Cannot grant permissions you do not hold: {}",
+            missing.join(", ")
+        )));
+    }
+    if lifetime > db.api_tokens.max_lifetime {
+        return Err(AuthError::InvalidInput(format!(
+            "Field 'token_exp' is above the maximum API-token lifetime of {} seconds",
+            db.api_tokens.max_lifetime
+        )));
+    }
+    let (token, record) =
+        db.sessions
+            .create_api_token(caller.username().as_str(), &grants.to_claim(), lifetime)?;
+    tracing::info!(target: "plantdb_auth::audit", event = "api_token_created", user = %caller.username(), id = %record.jti, "API token created");
+    let expires_at = DateTime::from_timestamp(record.expires_at, 0)
+        .unwrap_or_else(|| db.clock.now() + Duration::seconds(lifetime));
+    Ok(ApiTokenCreated {
+        token,
+        id: record.jti,
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lifetimes_must_be_positive_whole_seconds() {
+        assert_eq!(parse_lifetime(&json!(3600)).unwrap(), 3600);
+        assert_eq!(parse_lifetime(&json!("60")).unwrap(), 60);
+        assert_eq!(parse_lifetime(&json!(60.0)).unwrap(), 60);
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!("abc"),
+            json!(1.5),
+            json!(null),
+            json!([1]),
+            json!(true),
+        ] {
+            assert!(parse_lifetime(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! First start: make sure `guest` and `admin` exist.
+
+use plantdb_auth_core::model::{Role, User, Username};
+
+use crate::{AuthDb, AuthError};
+
+/// Where admin's first password comes from.
+#[derive(Debug, Clone)]
+pub enum AdminPassword {
+    /// `PLANTDB_ADMIN_PASSWORD`, used as given (an operator's choice).
+    Given(String),
+    /// Generate a random one and report it once.
+    Generate,
+}
+
+/// What bootstrap did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bootstrap {
+    pub created_guest: bool,
+    pub created_admin: bool,
+    /// The generated admin password, to print once.
+    pub generated_admin_password: Option<String>,
+}
+
+fn random_password() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}
+
+/// Creates `guest` (password `guest`, reader) and `admin` if absent; never
+/// touches an existing account.
+pub fn ensure_default_accounts(db: &AuthDb, admin: AdminPassword) -> Result<Bootstrap, AuthError> {
+    let mut outcome = Bootstrap::default();
+    let guest = Username::parse("guest").map_err(|e| AuthError::Internal(e.to_string()))?;
+    if !db.users.exists(&guest)? {
+        create(db, guest, "PlantDB Guest", "guest", Role::Reader)?;
+        outcome.created_guest = true;
+    }
+    let admin_name = Username::parse("admin").map_err(|e| AuthError::Internal(e.to_string()))?;
+    if !db.users.exists(&admin_name)? {
+        let password = match admin {
+            AdminPassword::Given(p) => {
+                if let Err(v) = db.policy.check(&p, "admin") {
+                    tracing::warn!("PLANTDB_ADMIN_PASSWORD does not meet the password policy ({v}); using it as given");
+                }
+                p
+            }
+            AdminPassword::Generate => {
+                let p = random_password();
+                outcome.generated_admin_password = Some(p.clone());
+                p
+            }
+        };
+        create(db, admin_name, "PlantDB Admin", &password, Role::Admin)?;
+        outcome.created_admin = true;
+    }
+    Ok(outcome)
+}
+
+fn create(
+    db: &AuthDb,
+    name: Username,
+    fullname: &str,
+    password: &str,
+    role: Role,
+) -> Result<(), AuthError> {
+    let hash = db
+        .hasher
+        .hash(password)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    db.users
+        .create(User::new(name, fullname, hash, [role], db.clock.now()))?;
+    Ok(())
+}

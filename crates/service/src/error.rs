@@ -1,0 +1,69 @@
+//! The one error type of the service layer. Adapters (HTTP, CLI) map each
+//! variant to their own vocabulary in exactly one place.
+
+use plantdb_auth_core::session::{SessionError, TokenError};
+use plantdb_auth_core::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A required field is absent (400).
+    #[error("{0}")]
+    MissingField(String),
+    /// A field is present but unusable (400).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Login refused; deliberately says nothing more (401).
+    #[error("Invalid credentials")]
+    InvalidCredentials,
+    /// A token was presented and refused (401).
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// The operation needs a logged-in caller and there is none (401).
+    #[error("{0}")]
+    NoAuthUser(String),
+    /// The caller is known but not allowed (403).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Registration of a name that is taken (409).
+    #[error("{0}")]
+    UserExists(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing named does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Our fault; details are logged, never sent (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UserExists(u) => {
+                AuthError::UserExists(format!("User '{u}' already exists"))
+            }
+            StoreError::UserNotFound(u) => {
+                AuthError::NotFound(format!("User '{u}' does not exist"))
+            }
+            StoreError::GroupExists(g) => {
+                AuthError::Conflict(format!("Group '{g}' already exists"))
+            }
+            StoreError::GroupNotFound(g) => {
+                AuthError::NotFound(format!("Group '{g}' does not exist"))
+            }
+            other => AuthError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SessionError> for AuthError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Token(t) => AuthError::Token(t),
+            SessionError::Store(s) => s.into(),
+            SessionError::Signing(msg) => AuthError::Internal(msg),
+        }
+    }
+}
