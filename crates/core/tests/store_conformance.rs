@@ -137,6 +137,20 @@ fn lockout_and_unlock(store: &dyn UserStore) {
     let stored = store.get(&alice).unwrap().unwrap();
     assert_eq!(stored.locked_until, Some(t0 + Duration::seconds(900)));
 
+    // After the lock expires a mistake starts a fresh count, not a new lock.
+    let later = t0 + Duration::seconds(901);
+    let u = store
+        .record_failed_attempt(&alice, later, policy())
+        .unwrap();
+    assert_eq!(u.failed_attempts, 1);
+    assert!(!u.is_locked(later));
+    for _ in 0..2 {
+        store
+            .record_failed_attempt(&alice, later, policy())
+            .unwrap();
+    }
+    assert!(store.get(&alice).unwrap().unwrap().is_locked(later));
+
     let u = store.unlock(&alice).unwrap();
     assert_eq!((u.failed_attempts, u.locked_until), (0, None));
     assert!(!store.get(&alice).unwrap().unwrap().is_locked(t0));

@@ -117,6 +117,8 @@ impl PasswordHasher {
     /// admin resets its password, and the caller logs why.
     pub fn verify(&self, password: &str, phc: &str) -> Verification {
         let Ok(parsed) = PasswordHash::new(phc) else {
+            // Same cost as a real check, so a broken hash is not observable.
+            self.verify_dummy(password);
             return Verification::Mismatch;
         };
         if self
@@ -135,7 +137,9 @@ impl PasswordHasher {
 
     /// Spends the same work as a real verification, for unknown users.
     pub fn verify_dummy(&self, password: &str) {
-        let _ = self.verify(password, &self.dummy_hash);
+        if let Ok(parsed) = PasswordHash::new(&self.dummy_hash) {
+            let _ = self.argon2.verify_password(password.as_bytes(), &parsed);
+        }
     }
 
     fn needs_rehash(&self, parsed: &PasswordHash) -> bool {

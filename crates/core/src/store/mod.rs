@@ -118,6 +118,12 @@ pub trait UserStore: Send + Sync {
         policy: LockoutPolicy,
     ) -> Result<User, StoreError> {
         self.update(username, &mut |u| {
+            // An expired lock starts a fresh count: otherwise one mistake
+            // after the lock ends would lock the account again at once.
+            if u.locked_until.is_some_and(|until| until <= now) {
+                u.locked_until = None;
+                u.failed_attempts = 0;
+            }
             u.failed_attempts = u.failed_attempts.saturating_add(1);
             u.last_failed_attempt = Some(now);
             if u.failed_attempts >= policy.max_failed_attempts {

@@ -1,0 +1,691 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The seed's use-cases over an in-memory `AuthDb`: every success and every
+//! error path, asserting the exact `AuthError` variant.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use plantdb_auth_core::model::{Permission, Role, User, Username};
+use plantdb_auth_core::password::{HashParams, PasswordHasher, MAX_PASSWORD_BYTES};
+use plantdb_auth_core::session::TokenError;
+use plantdb_auth_service::{
+    authenticate_user, check_username_exists, create_api_token, ensure_default_accounts,
+    logout_user, refresh_token, register_user, validate_token, AdminPassword, ApiTokenRequest,
+    AuthError, RegisterPayload, UserInfo,
+};
+use serde_json::{json, Value};
+use support::{TestDb, ADMIN_PASSWORD, CHEAP_PHC_PREFIX, GOOD_PASSWORD, GUEST_PASSWORD};
+
+fn payload(value: Value) -> RegisterPayload {
+    serde_json::from_value(value).unwrap()
+}
+
+fn newcomer(username: &str) -> Value {
+    json!({"username": username, "fullname": "New Comer", "password": GOOD_PASSWORD})
+}
+
+fn with(mut base: Value, key: &str, value: Value) -> Value {
+    base[key] = value;
+    base
+}
+
+fn register(t: &TestDb, body: Value, token: Option<&str>) -> Result<Username, AuthError> {
+    register_user(&t.db, &payload(body), token)
+}
+
+fn roles(list: &[Role]) -> BTreeSet<Role> {
+    list.iter().copied().collect()
+}
+
+fn invalid_input(result: Result<impl std::fmt::Debug, AuthError>) -> String {
+    match result {
+        Err(AuthError::InvalidInput(msg)) => msg,
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}
+
+fn token_error(result: Result<impl std::fmt::Debug, AuthError>) -> TokenError {
+    match result {
+        Err(AuthError::Token(e)) => e,
+        other => panic!("expected a Token error, got {other:?}"),
+    }
+}
+
+fn assert_invalid_credentials(result: Result<impl std::fmt::Debug, AuthError>, case: &str) {
+    match result {
+        Err(e @ AuthError::InvalidCredentials) => assert_eq!(e.to_string(), "Invalid credentials"),
+        other => panic!("{case}: expected InvalidCredentials, got {other:?}"),
+    }
+}
+
+fn api_token_for(t: &TestDb, access: &str) -> String {
+    let request = ApiTokenRequest {
+        token_exp: Some(json!(3600)),
+        datasets: Some(json!({"*": ["read"]})),
+    };
+    create_api_token(&t.db, Some(access), &request)
+        .unwrap()
+        .token
+}
+
+// ---- register_user ----------------------------------------------------
+
+#[test]
+fn register_stores_a_lower_case_reader_who_can_log_in() {
+    let t = TestDb::new();
+    let name = register(&t, newcomer("Alice.Smith"), Some(&t.admin_token())).unwrap();
+    assert_eq!(name.as_str(), "alice.smith");
+    let stored = t.user("alice.smith");
+    assert_eq!(stored.fullname, "New Comer");
+    assert_eq!(stored.roles, roles(&[Role::Reader]));
+    assert!(stored.is_active);
+    assert!(t
+        .db
+        .hasher
+        .verify(GOOD_PASSWORD, &stored.password_hash)
+        .is_match());
+    let login = authenticate_user(&t.db, "ALICE.smith", GOOD_PASSWORD).unwrap();
+    assert_eq!(login.user.username, "alice.smith");
+}
+
+#[test]
+fn register_names_every_missing_field() {
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    let fields = ["username", "fullname", "password"];
+    for mask in 1u8..8 {
+        let mut body = newcomer("bob");
+        let missing: Vec<&str> = (0..3)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| fields[i])
+            .collect();
+        for (n, field) in missing.iter().enumerate() {
+            // Absent and null both count as missing.
+            if n % 2 == 0 {
+                body.as_object_mut().unwrap().remove(*field);
+            } else {
+                body[*field] = Value::Null;
+            }
+        }
+        let msg = match register(&t, body, Some(&admin)) {
+            Err(AuthError::MissingField(msg)) => msg,
+            other => panic!("{missing:?}: expected MissingField, got {other:?}"),
+        };
+        let head = msg.split('.').next().unwrap();
+        for field in fields {
+            assert_eq!(head.contains(field), missing.contains(&field), "{msg}");
+        }
+    }
+    assert!(!t.exists("bob"));
+}
+
+#[test]
+fn register_without_a_token_is_no_auth_user() {
+    let t = TestDb::new();
+    for token in [None, Some(""), Some("   ")] {
+        let result = register(&t, newcomer("bob"), token);
+        assert!(
+            matches!(result, Err(AuthError::NoAuthUser(_))),
+            "{token:?}: {result:?}"
+        );
+    }
+    assert!(!t.exists("bob"));
+}
+
+#[test]
+fn register_with_a_bad_token_is_a_token_error() {
+    let t = TestDb::new();
+    let admin = t.admin_login();
+    let api = api_token_for(&t, &admin.tokens.access_token);
+    let garbage = token_error(register(&t, newcomer("bob"), Some("not.a.jwt")));
+    assert!(matches!(garbage, TokenError::Malformed(_)), "{garbage:?}");
+    for not_access in [&admin.tokens.refresh_token, &api] {
+        let e = token_error(register(&t, newcomer("bob"), Some(not_access)));
+        assert!(matches!(e, TokenError::WrongKind { .. }), "{e:?}");
+    }
+    t.advance(900 + 3);
+    let e = token_error(register(
+        &t,
+        newcomer("bob"),
+        Some(&admin.tokens.access_token),
+    ));
+    assert_eq!(e, TokenError::Expired);
+    assert!(!t.exists("bob"));
+}
+
+#[test]
+fn register_needs_manage_users() {
+    let t = TestDb::new();
+    for (name, role) in [("rita", Role::Reader), ("carl", Role::Contributor)] {
+        let caller = t.user_session(name, &[role]).tokens.access_token;
+        match register(&t, newcomer("bob"), Some(&caller)) {
+            Err(AuthError::PermissionDenied(msg)) => assert!(msg.contains("manage_users"), "{msg}"),
+            other => panic!("{role}: expected PermissionDenied, got {other:?}"),
+        }
+    }
+    assert!(!t.exists("bob"));
+}
+
+#[test]
+fn register_refuses_invalid_usernames() {
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    let long = "a".repeat(65);
+    for bad in ["", "../../etc", long.as_str(), "josé", "a b", ".."] {
+        let msg = invalid_input(register(&t, newcomer(bad), Some(&admin)));
+        assert!(msg.contains("Invalid username"), "{bad:?}: {msg}");
+    }
+    let max = "a".repeat(64);
+    assert_eq!(
+        register(&t, newcomer(&max), Some(&admin)).unwrap().as_str(),
+        max
+    );
+}
+
+#[test]
+fn register_applies_the_password_policy_with_a_reason() {
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    for (password, reason) in [
+        ("Sh0rt!", "too short"),
+        ("password", "common"),
+        ("newbie-was-here-2026", "username"),
+        ("My-PlantDB-Secret", "plantdb"),
+    ] {
+        let body = with(newcomer("newbie"), "password", json!(password));
+        let msg = invalid_input(register(&t, body, Some(&admin)));
+        assert!(msg.contains(reason), "{password:?}: {msg}");
+    }
+    assert!(!t.exists("newbie"));
+}
+
+#[test]
+fn register_refuses_non_string_fields_and_bad_fullnames() {
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    let cases = [
+        ("username", json!(42)),
+        ("fullname", json!(["New", "Comer"])),
+        ("password", json!(true)),
+        ("fullname", json!("x".repeat(257))),
+        ("fullname", json!("New\nComer")),
+        ("roles", json!("admin")),
+        ("roles", json!([1])),
+    ];
+    for (key, value) in cases {
+        let body = with(newcomer("bob"), key, value.clone());
+        let msg = invalid_input(register(&t, body, Some(&admin)));
+        assert!(msg.contains(key), "{key}={value}: {msg}");
+    }
+    assert!(!t.exists("bob"));
+}
+
+#[test]
+fn register_refuses_a_taken_name_in_any_case() {
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    register(&t, newcomer("bob"), Some(&admin)).unwrap();
+    for again in ["bob", "BOB", "Guest"] {
+        match register(&t, newcomer(again), Some(&admin)) {
+            Err(AuthError::UserExists(msg)) => {
+                assert!(msg.contains(&again.to_lowercase()), "{msg}")
+            }
+            other => panic!("{again}: expected UserExists, got {other:?}"),
+        }
+    }
+    assert_eq!(t.user("guest").fullname, "PlantDB Guest");
+}
+
+#[test]
+fn register_assigns_optional_roles_within_the_callers_rank() {
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    let body = with(newcomer("carl"), "roles", json!(["Role.CONTRIBUTOR"]));
+    register(&t, body, Some(&admin)).unwrap();
+    assert_eq!(t.user("carl").roles, roles(&[Role::Contributor]));
+    register(
+        &t,
+        with(newcomer("empty"), "roles", json!([])),
+        Some(&admin),
+    )
+    .unwrap();
+    assert_eq!(t.user("empty").roles, roles(&[Role::Reader]));
+
+    let msg = invalid_input(register(
+        &t,
+        with(newcomer("owen"), "roles", json!(["owner"])),
+        Some(&admin),
+    ));
+    assert!(msg.contains("owner"), "{msg}");
+
+    // A reader granted manage_users may create users, but not above itself.
+    let manager = t.user_session("mona", &[Role::Reader]);
+    t.db.users
+        .update(&Username::parse("mona").unwrap(), &mut |u: &mut User| {
+            u.extra_permissions.insert(Permission::ManageUsers);
+            Ok(())
+        })
+        .unwrap();
+    let token = manager.tokens.access_token;
+    let up = register(
+        &t,
+        with(newcomer("eve"), "roles", json!(["admin"])),
+        Some(&token),
+    );
+    assert!(matches!(up, Err(AuthError::PermissionDenied(_))), "{up:?}");
+    assert!(!t.exists("eve"));
+    register(&t, newcomer("eve"), Some(&token)).unwrap();
+}
+
+// ---- check_username_exists --------------------------------------------
+
+#[test]
+fn username_existence_is_case_insensitive_and_invalid_names_do_not_exist() {
+    let t = TestDb::new();
+    for (name, expected) in [
+        ("guest", true),
+        ("GUEST", true),
+        ("Admin", true),
+        ("nobody", false),
+        ("", false),
+        ("../../etc", false),
+        ("josé", false),
+    ] {
+        assert_eq!(
+            check_username_exists(&t.db, name).unwrap(),
+            expected,
+            "{name:?}"
+        );
+    }
+    assert!(!check_username_exists(&t.db, &"a".repeat(65)).unwrap());
+}
+
+// ---- authenticate_user ------------------------------------------------
+
+#[test]
+fn login_returns_tokens_that_validate_and_the_user() {
+    let t = TestDb::new();
+    t.add_user("alice", GOOD_PASSWORD, &[Role::Reader]);
+    let login = authenticate_user(&t.db, "Alice", GOOD_PASSWORD).unwrap();
+    let expected = UserInfo {
+        username: "alice".into(),
+        fullname: "Full alice".into(),
+    };
+    assert_eq!(login.user, expected);
+    let access = login.tokens.access_token.as_str();
+    assert_eq!(validate_token(&t.db, Some(access)).unwrap(), expected);
+    assert_ne!(login.tokens.access_token, login.tokens.refresh_token);
+    assert_eq!(t.user("alice").last_login, Some(t.now()));
+    assert!(refresh_token(&t.db, Some(&login.tokens.refresh_token)).is_ok());
+}
+
+/// The contract's "same Argon2 work" cannot be observed without timing:
+/// `PasswordHasher` has no hook counting verifications. This pins the
+/// outcome: every refusal is the same variant with the same text.
+#[test]
+fn unknown_wrong_locked_and_deactivated_all_fail_as_invalid_credentials() {
+    let t = TestDb::new();
+    t.add_user("alice", GOOD_PASSWORD, &[Role::Reader]);
+    t.add_user("locked", GOOD_PASSWORD, &[Role::Reader]);
+    t.add_user("gone", GOOD_PASSWORD, &[Role::Reader]);
+    let until = t.now() + chrono::Duration::seconds(60);
+    t.db.users
+        .update(&Username::parse("locked").unwrap(), &mut |u: &mut User| {
+            u.locked_until = Some(until);
+            Ok(())
+        })
+        .unwrap();
+    t.set_active("gone", false);
+    for (who, password, case) in [
+        ("nobody", GOOD_PASSWORD, "unknown user"),
+        ("josé", GOOD_PASSWORD, "invalid username"),
+        ("", GOOD_PASSWORD, "empty username"),
+        ("alice", "wrong-password-here", "wrong password"),
+        ("alice", "", "empty password"),
+        ("locked", GOOD_PASSWORD, "locked, right password"),
+        ("gone", GOOD_PASSWORD, "deactivated, right password"),
+    ] {
+        assert_invalid_credentials(authenticate_user(&t.db, who, password), case);
+    }
+    assert!(!t.exists("nobody"));
+}
+
+#[test]
+fn the_third_failure_locks_until_the_lock_expires() {
+    let t = TestDb::builder().lockout(3, 900).build();
+    t.add_user("carol", GOOD_PASSWORD, &[Role::Reader]);
+    for attempt in 1..=3u32 {
+        t.advance(1);
+        assert_invalid_credentials(authenticate_user(&t.db, "carol", "nope-nope-nope"), "wrong");
+        assert_eq!(t.user("carol").failed_attempts, attempt);
+        let locked = t.user("carol").is_locked(t.now());
+        assert_eq!(locked, attempt == 3, "after failure {attempt}");
+    }
+    let until = t.user("carol").locked_until.unwrap();
+    assert_eq!(until, t.now() + chrono::Duration::seconds(900));
+    assert_invalid_credentials(authenticate_user(&t.db, "carol", GOOD_PASSWORD), "locked");
+    t.advance(899);
+    assert_invalid_credentials(authenticate_user(&t.db, "carol", GOOD_PASSWORD), "1 s left");
+    t.advance(1);
+    authenticate_user(&t.db, "carol", GOOD_PASSWORD).unwrap();
+    let carol = t.user("carol");
+    assert_eq!((carol.failed_attempts, carol.locked_until), (0, None));
+}
+
+#[test]
+fn a_success_resets_the_failure_counter() {
+    let t = TestDb::new();
+    t.add_user("dave", GOOD_PASSWORD, &[Role::Reader]);
+    for _ in 0..2 {
+        let _ = authenticate_user(&t.db, "dave", "nope-nope-nope");
+    }
+    assert_eq!(t.user("dave").failed_attempts, 2);
+    t.login("dave", GOOD_PASSWORD);
+    assert_eq!(t.user("dave").failed_attempts, 0);
+    for _ in 0..2 {
+        let _ = authenticate_user(&t.db, "dave", "nope-nope-nope");
+    }
+    t.login("dave", GOOD_PASSWORD);
+}
+
+#[test]
+fn an_overlong_password_is_refused_before_any_check() {
+    let t = TestDb::new();
+    t.add_user("erin", GOOD_PASSWORD, &[Role::Reader]);
+    let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    for who in ["erin", "nobody"] {
+        let msg = invalid_input(authenticate_user(&t.db, who, &long));
+        assert!(msg.contains("too long"), "{msg}");
+    }
+    assert_eq!(t.user("erin").failed_attempts, 0, "not counted as a try");
+    let at_limit = "x".repeat(MAX_PASSWORD_BYTES);
+    assert_invalid_credentials(authenticate_user(&t.db, "erin", &at_limit), "1024 bytes");
+}
+
+#[test]
+fn passwords_are_compared_exactly() {
+    // Room for three wrong tries without a lockout.
+    let t = TestDb::builder().lockout(10, 900).build();
+    t.add_user("fred", GOOD_PASSWORD, &[Role::Reader]);
+    let upper = GOOD_PASSWORD.to_uppercase();
+    for variant in [
+        format!("{GOOD_PASSWORD} "),
+        format!(" {GOOD_PASSWORD}"),
+        upper,
+    ] {
+        assert_invalid_credentials(authenticate_user(&t.db, "fred", &variant), &variant);
+    }
+    t.login("fred", GOOD_PASSWORD);
+}
+
+#[test]
+fn login_rehashes_a_hash_made_with_other_parameters() {
+    let t = TestDb::new();
+    let older = PasswordHasher::new(HashParams {
+        m_cost: 128,
+        t_cost: 1,
+        p_cost: 1,
+    })
+    .unwrap();
+    let old_hash = older.hash(GOOD_PASSWORD).unwrap();
+    t.add_user_with_hash("gina", old_hash.clone(), &[Role::Reader]);
+    t.login("gina", GOOD_PASSWORD);
+    let new_hash = t.user("gina").password_hash;
+    assert!(new_hash.starts_with(CHEAP_PHC_PREFIX), "{new_hash}");
+    assert_ne!(new_hash, old_hash);
+    t.login("gina", GOOD_PASSWORD);
+    assert_eq!(t.user("gina").password_hash, new_hash, "no second rehash");
+    assert_invalid_credentials(authenticate_user(&t.db, "gina", "nope-nope-nope"), "wrong");
+}
+
+#[test]
+fn a_python_argon2_cffi_hash_logs_in_and_is_upgraded() {
+    let t = TestDb::new();
+    // Written by argon2-cffi 25.1: `PasswordHasher().hash("admin")`.
+    let phc = "$argon2id$v=19$m=65536,t=3,p=4$Kv1Ml81SyU1JhO8Dv9gfsA$WEBFa5js2vcCgsgKt9AeIc44DxT750lKtu5N3dmTGqA";
+    t.add_user_with_hash("legacy", phc.into(), &[Role::Admin]);
+    t.login("legacy", "admin");
+    assert!(t.user("legacy").password_hash.starts_with(CHEAP_PHC_PREFIX));
+    t.login("legacy", "admin");
+}
+
+// ---- logout_user ------------------------------------------------------
+
+#[test]
+fn logout_ends_the_access_and_refresh_tokens_of_that_session_only() {
+    let t = TestDb::new();
+    let one = t.user_session("hana", &[Role::Reader]).tokens;
+    let two = t.login("hana", GOOD_PASSWORD).tokens;
+    assert_eq!(logout_user(&t.db, Some(&one.access_token)).unwrap(), "hana");
+    let e = token_error(validate_token(&t.db, Some(&one.access_token)));
+    assert_eq!(e, TokenError::NotLive);
+    let e = token_error(refresh_token(&t.db, Some(&one.refresh_token)));
+    assert_eq!(e, TokenError::NotLive);
+    assert!(validate_token(&t.db, Some(&two.access_token)).is_ok());
+}
+
+#[test]
+fn logout_without_a_live_access_token_is_no_auth_user() {
+    let t = TestDb::new();
+    let login = t.admin_login().tokens;
+    let api = api_token_for(&t, &login.access_token);
+    let expired = t.login("guest", GUEST_PASSWORD).tokens.access_token;
+    let refresh = login.refresh_token.clone();
+    logout_user(&t.db, Some(&login.access_token)).unwrap();
+    t.advance(900 + 3);
+    let cases: [(Option<&str>, &str); 7] = [
+        (None, "no token"),
+        (Some(""), "empty"),
+        (Some("garbage"), "garbage"),
+        (Some(&refresh), "refresh token"),
+        (Some(&api), "api token"),
+        (Some(&login.access_token), "second logout"),
+        (Some(&expired), "expired"),
+    ];
+    for (token, case) in cases {
+        let result = logout_user(&t.db, token);
+        assert!(
+            matches!(result, Err(AuthError::NoAuthUser(_))),
+            "{case}: {result:?}"
+        );
+    }
+}
+
+// ---- validate_token ---------------------------------------------------
+
+#[test]
+fn access_and_api_tokens_validate() {
+    let t = TestDb::new();
+    let access = t.login("guest", GUEST_PASSWORD).tokens.access_token;
+    let guest = UserInfo {
+        username: "guest".into(),
+        fullname: "PlantDB Guest".into(),
+    };
+    assert_eq!(validate_token(&t.db, Some(&access)).unwrap(), guest);
+    let api = api_token_for(&t, &access);
+    assert_eq!(validate_token(&t.db, Some(&api)).unwrap(), guest);
+}
+
+#[test]
+fn validate_refuses_refresh_expired_and_foreign_tokens() {
+    let t = TestDb::new();
+    let admin = t.admin_login().tokens;
+    let guest = t.login("guest", GUEST_PASSWORD).tokens.access_token;
+    let e = token_error(validate_token(&t.db, Some(&admin.refresh_token)));
+    assert!(matches!(e, TokenError::WrongKind { .. }), "{e:?}");
+    let e = token_error(validate_token(&t.db, Some("a.b.c")));
+    assert!(matches!(e, TokenError::Malformed(_)), "{e:?}");
+
+    // The guest's signature on the admin's claims: a privilege escalation try.
+    let parts: Vec<&str> = guest.split('.').collect();
+    let admin_claims = admin.access_token.split('.').nth(1).unwrap();
+    let forged = format!("{}.{}.{}", parts[0], admin_claims, parts[2]);
+    assert_eq!(
+        token_error(validate_token(&t.db, Some(&forged))),
+        TokenError::BadSignature
+    );
+    let stranger = TestDb::new().admin_token();
+    let e = token_error(validate_token(&t.db, Some(&stranger)));
+    assert_eq!(e, TokenError::BadSignature);
+
+    t.advance(900 + 3);
+    assert_eq!(
+        token_error(validate_token(&t.db, Some(&guest))),
+        TokenError::Expired
+    );
+    let none = validate_token(&t.db, None);
+    assert!(matches!(none, Err(AuthError::NoAuthUser(_))), "{none:?}");
+}
+
+#[test]
+fn tokens_die_with_a_deactivated_or_deleted_account() {
+    let t = TestDb::new();
+    let ivan = t.user_session("ivan", &[Role::Reader]).tokens.access_token;
+    let api = api_token_for(&t, &ivan);
+    t.set_active("ivan", false);
+    for token in [&ivan, &api] {
+        assert_eq!(
+            token_error(validate_token(&t.db, Some(token))),
+            TokenError::NotLive
+        );
+    }
+    let jane = t.user_session("jane", &[Role::Reader]).tokens.access_token;
+    t.delete_user("jane");
+    assert_eq!(
+        token_error(validate_token(&t.db, Some(&jane))),
+        TokenError::NotLive
+    );
+}
+
+// ---- refresh_token ----------------------------------------------------
+
+#[test]
+fn refresh_needs_a_token() {
+    let t = TestDb::new();
+    for token in [None, Some(""), Some("  ")] {
+        match refresh_token(&t.db, token) {
+            Err(AuthError::MissingField(msg)) => assert!(msg.contains("refresh_token"), "{msg}"),
+            other => panic!("{token:?}: expected MissingField, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_whole_session() {
+    let t = TestDb::new();
+    let first = t.user_session("kim", &[Role::Reader]).tokens;
+    t.advance(10);
+    let second = refresh_token(&t.db, Some(&first.refresh_token)).unwrap();
+    assert_eq!(second.session_id, first.session_id);
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(
+        validate_token(&t.db, Some(&second.access_token))
+            .unwrap()
+            .username,
+        "kim"
+    );
+    let old_access = token_error(validate_token(&t.db, Some(&first.access_token)));
+    assert_eq!(old_access, TokenError::NotLive);
+
+    let reuse = token_error(refresh_token(&t.db, Some(&first.refresh_token)));
+    assert_eq!(reuse, TokenError::Reused);
+    let e = token_error(validate_token(&t.db, Some(&second.access_token)));
+    assert_eq!(e, TokenError::NotLive);
+    let e = token_error(refresh_token(&t.db, Some(&second.refresh_token)));
+    assert_eq!(e, TokenError::NotLive);
+}
+
+#[test]
+fn refresh_refuses_other_kinds_garbage_and_expiry() {
+    let t = TestDb::new();
+    let login = t.admin_login().tokens;
+    let api = api_token_for(&t, &login.access_token);
+    for other in [&login.access_token, &api] {
+        let e = token_error(refresh_token(&t.db, Some(other)));
+        assert!(matches!(e, TokenError::WrongKind { .. }), "{e:?}");
+    }
+    let e = token_error(refresh_token(&t.db, Some("garbage")));
+    assert!(matches!(e, TokenError::Malformed(_)), "{e:?}");
+    t.advance(86400 + 3);
+    let e = token_error(refresh_token(&t.db, Some(&login.refresh_token)));
+    assert_eq!(e, TokenError::Expired);
+}
+
+#[test]
+fn refresh_fails_for_a_deactivated_or_deleted_user() {
+    let t = TestDb::new();
+    let lee = t.user_session("lee", &[Role::Reader]).tokens;
+    t.set_active("lee", false);
+    let e = token_error(refresh_token(&t.db, Some(&lee.refresh_token)));
+    assert_eq!(e, TokenError::NotLive);
+    t.set_active("lee", true);
+    assert!(refresh_token(&t.db, Some(&lee.refresh_token)).is_err());
+    assert!(validate_token(&t.db, Some(&lee.access_token)).is_err());
+
+    let max = t.user_session("max", &[Role::Reader]).tokens;
+    t.delete_user("max");
+    let e = token_error(refresh_token(&t.db, Some(&max.refresh_token)));
+    assert_eq!(e, TokenError::NotLive);
+}
+
+// ---- ensure_default_accounts ------------------------------------------
+
+#[test]
+fn default_accounts_are_guest_and_admin() {
+    let t = TestDb::builder().without_default_accounts().build();
+    let outcome =
+        ensure_default_accounts(&t.db, AdminPassword::Given(ADMIN_PASSWORD.into())).unwrap();
+    assert!(outcome.created_guest && outcome.created_admin);
+    assert_eq!(outcome.generated_admin_password, None);
+    let guest = t.user("guest");
+    assert_eq!(
+        (guest.fullname.as_str(), guest.roles),
+        ("PlantDB Guest", roles(&[Role::Reader]))
+    );
+    let admin = t.user("admin");
+    assert_eq!(
+        (admin.fullname.as_str(), admin.roles),
+        ("PlantDB Admin", roles(&[Role::Admin]))
+    );
+    t.login("guest", GUEST_PASSWORD);
+    t.login("admin", ADMIN_PASSWORD);
+}
+
+#[test]
+fn a_generated_admin_password_works_and_differs_each_time() {
+    let t = TestDb::builder().without_default_accounts().build();
+    let outcome = ensure_default_accounts(&t.db, AdminPassword::Generate).unwrap();
+    let password = outcome.generated_admin_password.unwrap();
+    assert!(password.len() >= 16, "{password}");
+    t.login("admin", &password);
+    let other = TestDb::builder().without_default_accounts().build();
+    let again = ensure_default_accounts(&other.db, AdminPassword::Generate).unwrap();
+    assert_ne!(again.generated_admin_password.unwrap(), password);
+}
+
+#[test]
+fn defaults_never_overwrite_existing_accounts() {
+    let t = TestDb::new();
+    for admin in [
+        AdminPassword::Given("another-admin-pass".into()),
+        AdminPassword::Generate,
+    ] {
+        let outcome = ensure_default_accounts(&t.db, admin).unwrap();
+        assert!(!outcome.created_guest && !outcome.created_admin);
+        assert_eq!(outcome.generated_admin_password, None);
+    }
+    assert_invalid_credentials(
+        authenticate_user(&t.db, "admin", "another-admin-pass"),
+        "second password",
+    );
+    t.login("admin", ADMIN_PASSWORD);
+    t.login("guest", GUEST_PASSWORD);
+}
+
+#[test]
+fn a_weak_given_admin_password_is_used_as_given() {
+    let t = TestDb::builder().without_default_accounts().build();
+    ensure_default_accounts(&t.db, AdminPassword::Given("admin".into())).unwrap();
+    t.login("admin", "admin");
+}
