@@ -187,7 +187,7 @@ fn delete(store: &dyn UserStore) {
     store.create(user("carol")).unwrap();
 }
 
-fn run_user_suite(store: &dyn UserStore) {
+pub fn run_user_suite(store: &dyn UserStore) {
     create_and_duplicate(store);
     lookups_ignore_case(store);
     update_is_persisted(store);
@@ -282,7 +282,7 @@ fn groups_not_found(store: &dyn GroupStore) {
     ));
 }
 
-fn run_group_suite(store: &dyn GroupStore) {
+pub fn run_group_suite(store: &dyn GroupStore) {
     groups_create_and_members(store);
     groups_of_and_delete(store);
     groups_not_found(store);

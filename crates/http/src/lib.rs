@@ -3,7 +3,9 @@
 
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod rate_limit;
+pub mod request_id;
 mod router;
 pub mod routes;
 pub mod state;

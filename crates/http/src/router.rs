@@ -88,6 +88,10 @@ fn cors(origins: &[String]) -> CorsLayer {
 pub fn router(state: AppState) -> Router {
     let api = generation(&state, Generation::Current)
         .merge(generation(&state, Generation::Legacy))
+        .merge(crate::routes::sessions::routes())
+        .merge(crate::routes::users::routes())
+        .merge(crate::routes::groups::routes())
+        .merge(crate::routes::authz::routes())
         .method_not_allowed_fallback(method_not_allowed);
     let app = match state
         .config
@@ -98,7 +102,8 @@ pub fn router(state: AppState) -> Router {
         Some(prefix) if !prefix.is_empty() => Router::new().nest(prefix, api),
         _ => api,
     };
-    app.fallback(not_found)
+    app.route("/metrics", get(crate::metrics::render))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -109,5 +114,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(cors(&state.config.cors_origins))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
 }

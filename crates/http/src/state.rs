@@ -1,5 +1,6 @@
 //! Shared state of the HTTP adapter.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use plantdb_auth_service::AuthDb;
@@ -46,6 +47,25 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     pub limiter: Option<Arc<RateLimiter>>,
     hash_slots: Arc<Semaphore>,
+    /// Argon2 jobs waiting for a slot (the metrics' queue depth).
+    hash_waiting: Arc<AtomicUsize>,
+}
+
+/// Counts a job as waiting for as long as it lives, even if the request is
+/// dropped while it waits (the client went away).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl AppState {
@@ -57,6 +77,7 @@ impl AppState {
             config: Arc::new(config),
             limiter,
             hash_slots,
+            hash_waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -67,13 +88,22 @@ impl AppState {
         F: FnOnce(&AuthDb) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _permit = self
-            .hash_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError::internal())?;
-        self.blocking(job).await
+        let permit = {
+            let _waiting = Waiting::enter(&self.hash_waiting);
+            self.hash_slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| ApiError::internal())?
+        };
+        // The permit goes with the job: if the request is dropped while
+        // Argon2 runs, the slot stays taken until the hash is done, so at
+        // most `hash_workers` hashes (and their memory) exist at once.
+        self.blocking(move |db| {
+            let _permit = permit;
+            job(db)
+        })
+        .await
     }
 
     /// Runs a use-case that writes to disk on the blocking pool.
@@ -83,7 +113,9 @@ impl AppState {
         T: Send + 'static,
     {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || job(&db))
+        // Keeps the request's span (and its request id) in the job's logs.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| job(&db)))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "blocking task failed");
@@ -94,5 +126,10 @@ impl AppState {
     /// Argon2 jobs waiting for a slot right now.
     pub fn hash_slots_free(&self) -> usize {
         self.hash_slots.available_permits()
+    }
+
+    /// Argon2 jobs waiting for a free slot right now.
+    pub fn hash_queue_depth(&self) -> usize {
+        self.hash_waiting.load(Ordering::Relaxed)
     }
 }

@@ -1,5 +1,6 @@
 //! Opening a PlantDB database: the FSDB files, the signing key, the
-//! durable session store. Shared by the server and the admin CLI.
+//! durable session store (or all of it in PostgreSQL with `--store`).
+//! Shared by the server and the admin CLI.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,9 +8,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use plantdb_auth_core::clock::{Clock, SystemClock};
 use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
-use plantdb_auth_core::session::{SessionConfig, SessionManager, SigningKey, SqliteSessionStore};
+use plantdb_auth_core::session::{
+    SessionConfig, SessionManager, SessionStore, SigningKey, SqliteSessionStore,
+};
 use plantdb_auth_core::store::fsdb::{self, Fsdb};
-use plantdb_auth_core::store::LockoutPolicy;
+use plantdb_auth_core::store::{GroupStore, LockoutPolicy, UserStore};
+use plantdb_auth_postgres::{PgStores, DEFAULT_POOL_SIZE};
 use plantdb_auth_service::{ApiTokenPolicy, AuthDb};
 
 use crate::settings::ServeArgs;
@@ -17,11 +21,21 @@ use crate::settings::ServeArgs;
 pub const KEY_FILE: &str = "jwt.key";
 pub const SESSIONS_FILE: &str = "sessions.sqlite3";
 
-/// An open database; the FSDB handle holds the write lock while alive.
+/// An open database; the FSDB handle (absent with PostgreSQL, where
+/// several instances share the database) holds the write lock while alive.
 pub struct Database {
     pub db: Arc<AuthDb>,
     pub root: PathBuf,
-    _fsdb: Fsdb,
+    _fsdb: Option<Fsdb>,
+}
+
+/// Where users, groups, sessions and the signing key come from.
+struct Stores {
+    users: Arc<dyn UserStore>,
+    groups: Arc<dyn GroupStore>,
+    sessions: Arc<dyn SessionStore>,
+    key: SigningKey,
+    fsdb: Option<Fsdb>,
 }
 
 /// Makes `root` a database if it does not exist or is an empty directory;
@@ -44,11 +58,47 @@ pub fn prepare_root(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn secret_from_env() -> Option<String> {
+    std::env::var("JWT_SECRET_KEY")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
 fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
-    match std::env::var("JWT_SECRET_KEY") {
-        Ok(secret) if !secret.is_empty() => Ok(SigningKey::from_secret(&secret)?),
-        _ => Ok(SigningKey::load_or_create(&state_dir.join(KEY_FILE))?),
+    match secret_from_env() {
+        Some(secret) => Ok(SigningKey::from_secret(&secret)?),
+        None => Ok(SigningKey::load_or_create(&state_dir.join(KEY_FILE))?),
     }
+}
+
+fn fsdb_stores(root: &Path) -> anyhow::Result<Stores> {
+    let fsdb = Fsdb::open(root)?;
+    let state_dir = fsdb.state_dir();
+    Ok(Stores {
+        users: fsdb.users.clone(),
+        groups: fsdb.groups.clone(),
+        sessions: Arc::new(SqliteSessionStore::open(&state_dir.join(SESSIONS_FILE))?),
+        key: signing_key(&state_dir)?,
+        fsdb: Some(fsdb),
+    })
+}
+
+/// PostgreSQL: the key is JWT_SECRET_KEY, else one kept in the database so
+/// that every instance signs with it.
+fn postgres_stores(url: &str) -> anyhow::Result<Stores> {
+    let pg = PgStores::open(url, DEFAULT_POOL_SIZE)
+        .context("cannot open the PostgreSQL store (--store)")?;
+    let key = match secret_from_env() {
+        Some(secret) => SigningKey::from_secret(&secret)?,
+        None => pg.signing_key()?,
+    };
+    Ok(Stores {
+        users: pg.users.clone(),
+        groups: pg.groups.clone(),
+        sessions: pg.sessions.clone(),
+        key,
+        fsdb: None,
+    })
 }
 
 pub fn hash_params(args: &ServeArgs) -> HashParams {
@@ -61,23 +111,24 @@ pub fn hash_params(args: &ServeArgs) -> HashParams {
 
 /// Opens the database at `root` with the given settings.
 pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
-    let fsdb = Fsdb::open(root)?;
-    let state_dir = fsdb.state_dir();
+    let stores = match &args.store {
+        Some(url) => postgres_stores(url)?,
+        None => fsdb_stores(root)?,
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let key = signing_key(&state_dir)?;
-    let store = Arc::new(SqliteSessionStore::open(&state_dir.join(SESSIONS_FILE))?);
     let session_config = SessionConfig {
         access_ttl: args.session_timeout,
         refresh_ttl: args.refresh_timeout,
         max_sessions_per_user: args.max_sessions_per_user,
         leeway: 2,
     };
-    let sessions = SessionManager::new(&key, store, clock.clone(), session_config)?;
+    let sessions =
+        SessionManager::new(&stores.key, stores.sessions, clock.clone(), session_config)?;
     let hasher =
         PasswordHasher::new(hash_params(args)).context("invalid Argon2 settings (--argon2-*)")?;
     let db = AuthDb {
-        users: fsdb.users.clone(),
-        groups: fsdb.groups.clone(),
+        users: stores.users,
+        groups: stores.groups,
         sessions,
         hasher,
         policy: PasswordPolicy {
@@ -91,11 +142,11 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
             max_lifetime: args.api_token_max_lifetime,
         },
         clock,
-        root: Some(fsdb.root().to_path_buf()),
+        root: Some(root.to_path_buf()),
     };
     Ok(Database {
         db: Arc::new(db),
-        root: fsdb.root().to_path_buf(),
-        _fsdb: fsdb,
+        root: root.to_path_buf(),
+        _fsdb: stores.fsdb,
     })
 }

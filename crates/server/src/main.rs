@@ -8,6 +8,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
+        Command::Migrate(args) => plantdb_auth::cli::migrate::execute(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -19,8 +20,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: plantdb_auth::settings::ServeArgs) -> anyhow::Result<()> {
-    telemetry::init(&args.log_level, args.log_json);
+    let audit = telemetry::init(&args.log_level, args.log_json);
     let app = startup::build(args).await?;
+    let state_dir = app.root.join(plantdb_auth_core::store::fsdb::STATE_DIR);
+    if let Err(e) = audit.attach(&state_dir, plantdb_auth::audit::Rotation::default()) {
+        tracing::warn!(error = %e, "the audit log cannot be written; audit events go to the console only");
+    }
     println!(
         "plantdb-auth listening on {} (database: {})",
         app.url,

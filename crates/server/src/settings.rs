@@ -11,6 +11,11 @@ pub struct ServeArgs {
     /// missing or empty. Default: $XDG_DATA_HOME/plantdb-auth/db (or ~/.local/share/...).
     #[arg(long, env = "ROMI_DB", visible_alias = "db-path")]
     pub db: Option<PathBuf>,
+    /// Where users, groups and sessions live. Absent: the FSDB files and SQLite
+    /// under --db. postgres://user:password@host:port/database: PostgreSQL,
+    /// shared by several instances (--db then only holds the scans).
+    #[arg(long, env = "PLANTDB_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// Address to listen on (the Python server uses 0.0.0.0; we default to loopback).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -90,6 +95,9 @@ pub struct ServeArgs {
     /// Require a valid token for GET login?username= (hides which accounts exist).
     #[arg(long)]
     pub restrict_username_check: bool,
+    /// Seconds between purges of expired sessions (hidden: for tests).
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub purge_interval: u64,
 }
 
 impl ServeArgs {
@@ -108,6 +116,10 @@ impl ServeArgs {
             );
         }
         anyhow::ensure!(
+            self.purge_interval > 0,
+            "--purge-interval must be at least 1 second"
+        );
+        anyhow::ensure!(
             self.max_sessions_per_user > 0,
             "--max-sessions-per-user must be at least 1"
         );
@@ -119,6 +131,12 @@ impl ServeArgs {
             self.min_password_length > 0,
             "--min-password-length must be at least 1"
         );
+        if let Some(store) = &self.store {
+            anyhow::ensure!(
+                plantdb_auth_postgres::is_postgres_url(store),
+                "--store must be a postgres:// or postgresql:// URL (omit it to keep users in the FSDB files)"
+            );
+        }
         if let Some(prefix) = &self.url_prefix {
             anyhow::ensure!(
                 prefix.is_empty() || prefix.starts_with('/'),

@@ -11,12 +11,11 @@ use tokio::net::TcpListener;
 use crate::database::{self, Database};
 use crate::settings::{default_db_dir, ServeArgs};
 
-/// How often expired sessions are purged from the store.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
-
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    /// How often expired sessions are purged from the store.
+    purge_every: Duration,
     pub url: String,
     pub root: std::path::PathBuf,
     _database: Database,
@@ -79,6 +78,7 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
     Ok(App {
         listener,
         state,
+        purge_every: Duration::from_secs(args.purge_interval),
         url: format!("http://{local}{}", prefix.trim_end_matches('/')),
         root: database.root.clone(),
         _database: database,
@@ -94,8 +94,9 @@ impl App {
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let purge_state = self.state.clone();
+        let purge_every = self.purge_every;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PURGE_EVERY);
+            let mut tick = tokio::time::interval(purge_every);
             loop {
                 tick.tick().await;
                 let _ = purge_state

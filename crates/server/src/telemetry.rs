@@ -1,15 +1,27 @@
-//! Logs go to stderr, so stdout carries only what a user must read.
+//! Logs go to stderr, so stdout carries only what a user must read; audit
+//! events also go to the audit log file (see `audit`).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-pub fn init(level: &str, json: bool) {
+use crate::audit::AuditLayer;
+
+/// Installs the global subscriber; returns the audit layer to attach to
+/// the database once it is open.
+pub fn init(level: &str, json: bool) -> AuditLayer {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json {
+        fmt.json().boxed()
     } else {
-        builder.init();
-    }
+        fmt.boxed()
+    };
+    let audit = AuditLayer::default();
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(audit.clone())
+        .with(plantdb_auth_http::metrics::AuditCounter::layer())
+        .try_init();
+    audit
 }

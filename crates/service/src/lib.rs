@@ -2,6 +2,7 @@
 //! functions over an [`AuthDb`], each returning a value or an [`AuthError`].
 //! No HTTP here: the HTTP server and the CLI are adapters over these.
 
+pub mod admin;
 pub mod api_token;
 pub mod auth;
 pub mod bootstrap;
@@ -9,6 +10,7 @@ pub mod caller;
 mod db;
 mod error;
 pub mod health;
+pub mod sessions;
 
 pub use api_token::{create_api_token, ApiTokenCreated, ApiTokenRequest};
 pub use auth::{

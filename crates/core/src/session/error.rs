@@ -22,6 +22,8 @@ pub enum TokenError {
     NotLive,
     #[error("refresh token was already used: every token of this session has been revoked, log in again")]
     Reused,
+    #[error("session state is being resynchronised with the database: try again in a moment")]
+    StateUnavailable,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,20 +4,21 @@
 //! in-memory index, so validation (the hot path) never touches the disk
 //! and a token a client holds was durable before the client got it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use parking_lot::{Mutex, RwLock};
 
 use super::claims::{Claims, TokenKind, AUDIENCE, ISSUER};
 use super::error::{SessionError, TokenError};
+use super::index::SessionIndex;
 use super::keys::SigningKey;
 use super::store::{apply_to_map, SessionChange, SessionStore, TokenRecord};
 use crate::clock::Clock;
+use crate::store::StoreError;
 
 /// Tokens longer than this are refused before any decoding work.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -73,9 +74,8 @@ pub struct SessionManager {
     decoding: DecodingKey,
     validation: Validation,
     store: Arc<dyn SessionStore>,
-    index: RwLock<HashMap<String, TokenRecord>>,
-    /// Serializes read-decide-write sequences (rotation, eviction).
-    write: Mutex<()>,
+    /// The tokens, and the lock serializing changes to them.
+    shared: Arc<SessionIndex>,
     clock: Arc<dyn Clock>,
     config: SessionConfig,
 }
@@ -84,7 +84,7 @@ impl std::fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionManager")
             .field("config", &self.config)
-            .field("live_tokens", &self.index.read().len())
+            .field("live_tokens", &self.shared.tokens.read().len())
             .finish_non_exhaustive()
     }
 }
@@ -95,7 +95,8 @@ pub fn new_token_id() -> String {
 }
 
 impl SessionManager {
-    /// Loads the store's state into the in-memory index.
+    /// Loads the store's state into the in-memory index, and subscribes the
+    /// index to changes other instances make to a shared store.
     pub fn new(
         key: &SigningKey,
         store: Arc<dyn SessionStore>,
@@ -112,18 +113,20 @@ impl SessionManager {
         validation.leeway = 0;
         let now = clock.now().timestamp();
         store.apply(&[SessionChange::PurgeExpired(now - config.leeway)])?;
-        let index = store
-            .load_all()?
-            .into_iter()
-            .map(|r| (r.jti.clone(), r))
-            .collect();
+        let shared = Arc::new(SessionIndex::default());
+        // Subscribe first: a change committed elsewhere during the load is
+        // then delivered after it (changes are idempotent).
+        store.subscribe(shared.sink())?;
+        {
+            let _guard = shared.write.lock();
+            shared.replace(store.load_all()?);
+        }
         Ok(SessionManager {
             encoding: EncodingKey::from_secret(key.as_bytes()),
             decoding: DecodingKey::from_secret(key.as_bytes()),
             validation,
             store,
-            index: RwLock::new(index),
-            write: Mutex::new(()),
+            shared,
             clock,
             config,
         })
@@ -139,7 +142,7 @@ impl SessionManager {
 
     fn commit(&self, changes: &[SessionChange]) -> Result<(), SessionError> {
         self.store.apply(changes)?;
-        apply_to_map(&mut self.index.write(), changes);
+        apply_to_map(&mut self.shared.tokens.write(), changes);
         Ok(())
     }
 
@@ -215,7 +218,7 @@ impl SessionManager {
             refresh_token: self.sign(&refresh)?,
             session_id: family,
         };
-        let _guard = self.write.lock();
+        let _guard = self.shared.write.lock();
         let mut changes = self.evictions_for(username);
         changes.push(SessionChange::Insert(access));
         changes.push(SessionChange::Insert(refresh));
@@ -263,6 +266,24 @@ impl SessionManager {
         Ok(claims)
     }
 
+    /// The token `jti` from the index, else from a shared store (issued by
+    /// another instance a moment ago). Not added to the index: the store's
+    /// feed brings it, ordered with any later revocation.
+    fn find(&self, jti: &str) -> Option<TokenRecord> {
+        if let Some(record) = self.shared.tokens.read().get(jti) {
+            return Some(record.clone());
+        }
+        match self.store.lookup(jti) {
+            Ok(found) => {
+                found.filter(|r| r.expires_at.saturating_add(self.config.leeway) >= self.now())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "looking a token up in the session store failed");
+                None
+            }
+        }
+    }
+
     /// Full validation: the token must be of one of the `expected` kinds and
     /// its `jti` a live token of that kind for that user.
     pub fn validate(&self, token: &str, expected: &[TokenKind]) -> Result<Verified, TokenError> {
@@ -270,13 +291,13 @@ impl SessionManager {
         if !expected.contains(&claims.kind) {
             return Err(wrong_kind(expected, claims.kind));
         }
-        let index = self.index.read();
-        let record = index.get(&claims.jti).ok_or(TokenError::NotLive)?;
+        if self.shared.is_stale() {
+            return Err(TokenError::StateUnavailable);
+        }
+        let record = self.find(&claims.jti).ok_or(TokenError::NotLive)?;
         if record.used || record.kind != claims.kind || record.username != claims.sub {
             return Err(TokenError::NotLive);
         }
-        let record = record.clone();
-        drop(index);
         Ok(Verified { claims, record })
     }
 
@@ -287,8 +308,8 @@ impl SessionManager {
         if claims.kind != TokenKind::Refresh {
             return Err(wrong_kind(&[TokenKind::Refresh], claims.kind).into());
         }
-        let _guard = self.write.lock();
-        let current = self.index.read().get(&claims.jti).cloned();
+        let _guard = self.shared.write.lock();
+        let current = self.find(&claims.jti);
         let Some(old) =
             current.filter(|r| r.kind == TokenKind::Refresh && r.username == claims.sub)
         else {
@@ -310,9 +331,10 @@ impl SessionManager {
             refresh_token: self.sign(&refresh)?,
             session_id: old.family.clone(),
         };
-        let mut changes = vec![SessionChange::MarkUsed(old.jti.clone())];
+        let mut changes = vec![SessionChange::ClaimRefresh(old.jti.clone())];
         changes.extend(
-            self.index
+            self.shared
+                .tokens
                 .read()
                 .values()
                 .filter(|r| r.family == old.family && r.kind == TokenKind::Access)
@@ -320,14 +342,34 @@ impl SessionManager {
         );
         changes.push(SessionChange::Insert(access));
         changes.push(SessionChange::Insert(refresh));
-        self.commit(&changes)?;
-        Ok((pair, old.username))
+        match self.commit(&changes) {
+            // Another instance rotated or revoked it first: as above.
+            Err(SessionError::Store(StoreError::ClaimLost { reused, .. })) => {
+                if reused {
+                    tracing::warn!(
+                        target: "plantdb_auth::security",
+                        user = %old.username,
+                        session = %old.family,
+                        "refresh token reuse detected by the store: revoking the whole session"
+                    );
+                }
+                self.commit(&[SessionChange::RemoveFamily(old.family.clone())])?;
+                Err(if reused {
+                    TokenError::Reused
+                } else {
+                    TokenError::NotLive
+                }
+                .into())
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok((pair, old.username)),
+        }
     }
 
     /// Ends the session of an access token (its refresh token too).
     pub fn logout(&self, access_token: &str) -> Result<String, SessionError> {
         let verified = self.validate(access_token, &[TokenKind::Access])?;
-        let _guard = self.write.lock();
+        let _guard = self.shared.write.lock();
         self.commit(&[SessionChange::RemoveFamily(verified.record.family)])?;
         Ok(verified.record.username)
     }
@@ -344,14 +386,14 @@ impl SessionManager {
         record.jti = jti;
         record.datasets = (!datasets.is_empty()).then(|| datasets.to_string());
         let token = self.sign(&record)?;
-        let _guard = self.write.lock();
+        let _guard = self.shared.write.lock();
         self.commit(&[SessionChange::Insert(record.clone())])?;
         Ok((token, record))
     }
 
     /// Live login sessions (not API tokens), of one user or of everyone.
     pub fn sessions(&self, username: Option<&str>) -> Vec<SessionInfo> {
-        let index = self.index.read();
+        let index = self.shared.tokens.read();
         let mut by_family: BTreeMap<&str, SessionInfo> = BTreeMap::new();
         let live = index.values().filter(|r| {
             r.kind != TokenKind::Api && !r.used && username.is_none_or(|u| r.username == u)
@@ -371,7 +413,8 @@ impl SessionManager {
     /// Live API tokens, of one user or of everyone.
     pub fn api_tokens(&self, username: Option<&str>) -> Vec<TokenRecord> {
         let mut out: Vec<TokenRecord> = self
-            .index
+            .shared
+            .tokens
             .read()
             .values()
             .filter(|r| r.kind == TokenKind::Api && username.is_none_or(|u| r.username == u))
@@ -383,7 +426,8 @@ impl SessionManager {
 
     /// Looks up any live family (session or API token) by id.
     pub fn family_owner(&self, family: &str) -> Option<(String, TokenKind)> {
-        self.index
+        self.shared
+            .tokens
             .read()
             .values()
             .find(|r| r.family == family && !r.used)
@@ -392,7 +436,7 @@ impl SessionManager {
 
     /// Ends one session or API token by id; false if it did not exist.
     pub fn revoke_family(&self, family: &str) -> Result<bool, SessionError> {
-        let _guard = self.write.lock();
+        let _guard = self.shared.write.lock();
         if self.family_owner(family).is_none() {
             return Ok(false);
         }
@@ -402,9 +446,10 @@ impl SessionManager {
 
     /// Ends every session and API token of `username`; returns how many.
     pub fn revoke_user(&self, username: &str) -> Result<usize, SessionError> {
-        let _guard = self.write.lock();
+        let _guard = self.shared.write.lock();
         let mut families: Vec<String> = self
-            .index
+            .shared
+            .tokens
             .read()
             .values()
             .filter(|r| r.username == username)
@@ -423,16 +468,16 @@ impl SessionManager {
 
     /// Drops expired tokens from the store and the index.
     pub fn purge_expired(&self) -> Result<usize, SessionError> {
-        let _guard = self.write.lock();
+        let _guard = self.shared.write.lock();
         let cutoff = self.now() - self.config.leeway;
-        let before = self.index.read().len();
+        let before = self.shared.tokens.read().len();
         self.commit(&[SessionChange::PurgeExpired(cutoff)])?;
-        Ok(before.saturating_sub(self.index.read().len()))
+        Ok(before.saturating_sub(self.shared.tokens.read().len()))
     }
 
     /// Number of tokens in the index (live and rotated-but-unexpired).
     pub fn token_count(&self) -> usize {
-        self.index.read().len()
+        self.shared.tokens.read().len()
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod claims;
 mod error;
+mod index;
 mod keys;
 mod manager;
 mod sqlite;
@@ -14,4 +15,6 @@ pub use manager::{
     new_token_id, SessionConfig, SessionInfo, SessionManager, TokenPair, Verified, MAX_TOKEN_LEN,
 };
 pub use sqlite::SqliteSessionStore;
-pub use store::{MemorySessionStore, SessionChange, SessionStore, TokenRecord};
+pub use store::{
+    claim_lost, MemorySessionStore, SessionChange, SessionSink, SessionStore, TokenRecord,
+};

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use parking_lot::Mutex;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::claims::TokenKind;
-use super::store::{SessionChange, SessionStore, TokenRecord};
+use super::store::{claim_lost, SessionChange, SessionStore, TokenRecord};
 use crate::store::StoreError;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -87,6 +87,28 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<TokenRecord
     }))
 }
 
+/// `UPDATE ... WHERE used = 0`: exactly one claimant of a token wins.
+fn claim(tx: &rusqlite::Transaction<'_>, jti: &str) -> Result<usize, StoreError> {
+    let claimed = tx
+        .execute(
+            "UPDATE tokens SET used = 1 WHERE jti = ?1 AND used = 0",
+            params![jti],
+        )
+        .map_err(backend)?;
+    if claimed == 1 {
+        return Ok(1);
+    }
+    let used: Option<i64> = tx
+        .query_row(
+            "SELECT used FROM tokens WHERE jti = ?1",
+            params![jti],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    Err(claim_lost(jti, used.map(|u| u != 0)))
+}
+
 impl SessionStore for SqliteSessionStore {
     fn load_all(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let conn = self.conn.lock();
@@ -110,6 +132,10 @@ impl SessionStore for SqliteSessionStore {
         let tx = conn.transaction().map_err(backend)?;
         for change in changes {
             match change {
+                SessionChange::ClaimRefresh(jti) => {
+                    claim(&tx, jti)?;
+                    continue;
+                }
                 SessionChange::Insert(r) => tx.execute(
                     "INSERT OR REPLACE INTO tokens (jti, kind, username, family, started_at, issued_at, expires_at, used, datasets)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

@@ -34,6 +34,10 @@ pub enum StoreError {
     },
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// A conditional session change lost: the refresh token was already
+    /// used (`reused`), or no longer exists.
+    #[error("refresh token {jti} was {}", if *reused { "already used" } else { "not found" })]
+    ClaimLost { jti: String, reused: bool },
 }
 
 /// How many failed password checks lock an account, and for how long.

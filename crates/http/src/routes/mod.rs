@@ -2,7 +2,11 @@
 //! call one service function, shape the answer.
 
 pub mod auth;
+pub mod authz;
+pub mod groups;
 pub mod health;
+pub mod sessions;
+pub mod users;
 
 /// Which API generation a request came through: the few differences
 /// between them are the adapter's business, not the service's.

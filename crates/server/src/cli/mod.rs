@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod migrate;
+
 use crate::settings::ServeArgs;
 
 #[derive(Debug, Parser)]
@@ -20,4 +22,6 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server on a PlantDB database.
     Serve(Box<ServeArgs>),
+    /// Copy users, groups, API tokens and the signing key between an FSDB directory and PostgreSQL.
+    Migrate(migrate::MigrateArgs),
 }

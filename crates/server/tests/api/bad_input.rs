@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{assert_error, assert_error_one_of, Gen, Route, TestApp};
+use crate::helpers::{assert_error, assert_error_one_of, new_client, Gen, Route, TestApp};
 
 /// Largest accepted body.
 const LIMIT: usize = 64 * 1024;
@@ -101,21 +101,53 @@ fn login_body_of_len(len: usize) -> Vec<u8> {
 
 async fn body_over_64_kib_is_413(gen: Gen) {
     let app = TestApp::test_mode();
+    // A fresh connection per request: how the server ends a connection after
+    // refusing a body is tested separately below.
+    let client = new_client(false);
     for (route, bearer) in json_routes(&app).await {
         for len in [LIMIT + 1, 200 * 1024] {
-            let reply = app
-                .post_raw(
-                    gen,
-                    route,
-                    bearer.as_deref(),
-                    Some("application/json"),
-                    login_body_of_len(len),
-                )
-                .await;
+            let mut req = client
+                .post(app.route(gen, route))
+                .header("content-type", "application/json")
+                .body(login_body_of_len(len));
+            if let Some(token) = &bearer {
+                req = req.bearer_auth(token);
+            }
+            let reply = app.send(req).await;
             assert_error(&reply, 413, "payload_too_large");
         }
     }
     app.get(gen, Route::Health).await.expect_status(200);
+}
+
+/// After refusing an oversized body the connection is either kept usable or
+/// closed with `Connection: close`, so a keep-alive client's next request on
+/// it does not fail (RFC 9112 §9.6).
+#[tokio::test]
+async fn a_keep_alive_client_survives_a_413() {
+    let app = TestApp::test_mode();
+    for i in 0..30 {
+        let reply = app
+            .post_raw(
+                Gen::Current,
+                Route::Login,
+                None,
+                Some("application/json"),
+                login_body_of_len(200 * 1024),
+            )
+            .await;
+        assert_error(&reply, 413, "payload_too_large");
+        let next = app
+            .client
+            .get(app.route(Gen::Current, Route::Health))
+            .send()
+            .await;
+        assert!(
+            next.is_ok(),
+            "request {i} after a 413 on the same client failed: {next:?}; 413 headers: {:?}",
+            reply.headers
+        );
+    }
 }
 
 async fn body_of_exactly_64_kib_is_accepted(gen: Gen) {

@@ -247,11 +247,7 @@ impl TestApp {
             .and_then(|i| args.get(i + 1))
             .map(|p| (*p).to_owned())
             .unwrap_or_default();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("build reqwest client");
+        let client = new_client(true);
         TestApp {
             child,
             port,
@@ -322,7 +318,7 @@ impl TestApp {
         let resp = req
             .send()
             .await
-            .unwrap_or_else(|e| panic!("request failed: {e}; server output:\n{}", self.output()));
+            .unwrap_or_else(|e| panic!("request failed: {e:?}; server output:\n{}", self.output()));
         Reply::read(resp).await
     }
 
@@ -462,6 +458,19 @@ impl Drop for TestApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A reqwest client; without `keep_alive` every request opens a new connection.
+pub fn new_client(keep_alive: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = if keep_alive {
+        builder
+    } else {
+        builder.pool_max_idle_per_host(0)
+    };
+    builder.build().expect("build reqwest client")
 }
 
 /// A new, empty database directory (holding the `romidb` marker file).

@@ -1,0 +1,110 @@
+//! A request id on every request, every response and every log line.
+//!
+//! The id is the client's (or the reverse proxy's) `X-Request-Id` when it is
+//! a short printable token, otherwise one we make: a random per-process
+//! prefix and a counter (no syscall, no lock). Each request runs inside an
+//! `info` span carrying the id, so every log line written while serving it
+//! (text: `request{request_id=...}:`, JSON: `"span":{"request_id":...}`)
+//! names it; work sent to the blocking pool keeps the span (see
+//! [`AppState::blocking`](crate::state::AppState::blocking)). The id is sent
+//! back in the `X-Request-Id` response header.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest id accepted from a client; longer ones are replaced.
+pub const MAX_ID_LEN: usize = 64;
+
+/// The id of the request being served, for handlers that want it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+static PREFIX: OnceLock<u32> = OnceLock::new();
+
+/// `<8 hex digits of this process>-<counter in hex>`: unique within a
+/// process, and across restarts and instances with high probability.
+fn new_id() -> HeaderValue {
+    let prefix = *PREFIX.get_or_init(rand_prefix);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let text = format!("{prefix:08x}-{n:x}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+fn rand_prefix() -> u32 {
+    // The standard library's per-process SipHash keys are random: hashing
+    // the start time with them gives a random prefix without another crate.
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish() as u32
+}
+
+/// A client's id is kept if it is 1-64 characters of `A-Z a-z 0-9 - _ . :`
+/// (what proxies and tracing systems send); anything else could forge log
+/// lines or blow up their size.
+fn accepted(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_ID_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Middleware: assigns the id, serves the request inside its span, and
+/// returns the id in the response.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(value) if accepted(value) => value.clone(),
+        _ => new_id(),
+    };
+    let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or_default());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).instrument(span).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    response
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_unique_and_valid() {
+        let a = new_id();
+        let b = new_id();
+        assert_ne!(a, b);
+        assert!(accepted(&a) && accepted(&b), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn client_ids_are_kept_only_when_harmless() {
+        let ok = HeaderValue::from_static("7f3a-01:trace.span_9");
+        assert!(accepted(&ok));
+        for bad in ["", "a b", "x\"}", &"a".repeat(MAX_ID_LEN + 1)] {
+            assert!(!accepted(&HeaderValue::from_str(bad).unwrap()), "{bad:?}");
+        }
+    }
+}

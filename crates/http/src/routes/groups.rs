@@ -1,0 +1,92 @@
+//! `/api/v1/groups/...`: the groups scans are shared with. Current
+//! generation only: plantdb-server 0.15 had no such routes.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use plantdb_auth_service::admin::{self as service, GroupPayload, MemberPayload};
+
+use super::users::path_params;
+use crate::error::ApiError;
+use crate::extract::{Bearer, JsonBody};
+use crate::state::AppState;
+
+type Answer = Result<Response, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/groups", get(list_groups).post(create_group))
+        .route("/api/v1/groups/{name}", get(get_group).delete(delete_group))
+        .route("/api/v1/groups/{name}/members", post(add_member))
+        .route(
+            "/api/v1/groups/{name}/members/{username}",
+            delete(remove_member),
+        )
+}
+
+// Reads are served from memory, like token validation: no blocking pool.
+pub async fn list_groups(State(state): State<AppState>, bearer: Bearer) -> Answer {
+    let groups = service::list_groups(&state.db, bearer.as_deref())?;
+    Ok(Json(groups).into_response())
+}
+
+pub async fn get_group(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let name = path_params(path)?;
+    let group = service::get_group(&state.db, bearer.as_deref(), &name)?;
+    Ok(Json(group).into_response())
+}
+
+pub async fn create_group(State(state): State<AppState>, bearer: Bearer, body: JsonBody) -> Answer {
+    let payload: GroupPayload = body.parse()?;
+    let group = state
+        .blocking(move |db| service::create_group(db, bearer.as_deref(), &payload))
+        .await??;
+    Ok((StatusCode::CREATED, Json(group)).into_response())
+}
+
+pub async fn delete_group(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let name = path_params(path)?;
+    let deleted = state
+        .blocking(move |db| service::delete_group(db, bearer.as_deref(), &name))
+        .await??;
+    Ok(Json(json!({"message": format!("Group {deleted} deleted")})).into_response())
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    path: Result<Path<String>, PathRejection>,
+    body: JsonBody,
+) -> Answer {
+    let name = path_params(path)?;
+    let payload: MemberPayload = body.parse()?;
+    let group = state
+        .blocking(move |db| service::add_group_member(db, bearer.as_deref(), &name, &payload))
+        .await??;
+    Ok(Json(group).into_response())
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Answer {
+    let (name, username) = path_params(path)?;
+    let group = state
+        .blocking(move |db| service::remove_group_member(db, bearer.as_deref(), &name, &username))
+        .await??;
+    Ok(Json(group).into_response())
+}

@@ -1,0 +1,110 @@
+//! A user's sessions and API tokens (`/api/v1/auth/sessions`,
+//! `/api/v1/auth/logout-all`, `/api/v1/auth/api-tokens`). Current generation
+//! only: plantdb-server 0.15 had no such routes.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use plantdb_auth_service::sessions::{self as service, ApiTokenEntry, SessionEntry};
+
+use crate::error::ApiError;
+use crate::extract::Bearer;
+use crate::state::AppState;
+
+type Answer = Result<Response, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/sessions", get(list_sessions))
+        .route("/api/v1/auth/sessions/{id}", delete(revoke_session))
+        .route("/api/v1/auth/logout-all", post(logout_all))
+        .route("/api/v1/auth/api-tokens", get(list_api_tokens))
+        .route("/api/v1/auth/api-tokens/{id}", delete(revoke_api_token))
+}
+
+/// ISO 8601 in UTC with an explicit offset, which Python's
+/// `datetime.fromisoformat` reads on every version (`Z` needs 3.11).
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// The `{id}` segment; an undecodable one gets our error body, not axum's text.
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|e| ApiError::bad_request(format!("Invalid id in the path: {}", e.body_text())))
+}
+
+fn session_json(s: &SessionEntry) -> Value {
+    json!({
+        "id": s.id,
+        "username": s.username,
+        "created_at": iso(s.created_at),
+        "expires_at": iso(s.expires_at),
+    })
+}
+
+fn api_token_json(t: &ApiTokenEntry) -> Value {
+    json!({
+        "id": t.id,
+        "datasets": t.datasets,
+        "created_at": iso(t.created_at),
+        "expires_at": iso(t.expires_at),
+    })
+}
+
+pub async fn list_sessions(State(state): State<AppState>, bearer: Bearer) -> Answer {
+    // In memory only, like token validation: no need for the blocking pool.
+    let sessions = service::list_sessions(&state.db, bearer.as_deref())?;
+    let body: Vec<Value> = sessions.iter().map(session_json).collect();
+    Ok(Json(body).into_response())
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_id(path)?;
+    let shown = id.clone();
+    let owner = state
+        .blocking(move |db| service::revoke_session(db, bearer.as_deref(), &id))
+        .await??;
+    let message = format!("Session {shown} of {owner} revoked");
+    Ok(Json(json!({ "message": message })).into_response())
+}
+
+pub async fn logout_all(State(state): State<AppState>, bearer: Bearer) -> Answer {
+    let (username, ended) = state
+        .blocking(move |db| service::logout_all(db, bearer.as_deref()))
+        .await??;
+    Ok(Json(json!({
+        "message": format!("Logout successful from all {ended} session(s) of {username}"),
+        "sessions_ended": ended,
+    }))
+    .into_response())
+}
+
+pub async fn list_api_tokens(State(state): State<AppState>, bearer: Bearer) -> Answer {
+    let tokens = service::list_api_tokens(&state.db, bearer.as_deref())?;
+    let body: Vec<Value> = tokens.iter().map(api_token_json).collect();
+    Ok(Json(body).into_response())
+}
+
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_id(path)?;
+    let shown = id.clone();
+    let owner = state
+        .blocking(move |db| service::revoke_api_token(db, bearer.as_deref(), &id))
+        .await??;
+    let message = format!("API token {shown} of {owner} revoked");
+    Ok(Json(json!({ "message": message })).into_response())
+}

@@ -1,0 +1,230 @@
+//! plantdb-auth-postgres: the user, group and session stores in
+//! PostgreSQL, so several plantdb-auth instances can share one state.
+//!
+//! Client: tokio-postgres with a deadpool-postgres pool, on a small runtime
+//! owned by [`PgStores`] (see `bridge`). The synchronous `postgres` crate
+//! would be simpler, but it calls `block_on` internally and so panics when
+//! a store is used on an async worker, which the service does (token
+//! validation reads the user inline); and `LISTEN/NOTIFY`, which keeps the
+//! instances' in-memory state in step, needs a connection driven in the
+//! background, which tokio-postgres does natively.
+//!
+//! What stays in memory, and how it follows other instances:
+//! - users and groups: a full cache, refreshed by versioned notifications
+//!   (`table`);
+//! - sessions: the core `SessionManager`'s index, fed the batches other
+//!   instances commit (`sessions`, `listener`).
+//!
+//! Changes reach every instance in milliseconds; a lost listener connection
+//! is noticed within a second and the instance refuses tokens until it has
+//! reconnected and reloaded.
+
+mod bridge;
+mod keys;
+mod listener;
+mod notify;
+mod records;
+mod schema;
+mod sessions;
+mod table;
+pub mod testing;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use plantdb_auth_core::model::{Group, GroupName, User, Username};
+use plantdb_auth_core::session::new_token_id;
+use plantdb_auth_core::store::{GroupEdit, GroupStore, StoreError, UserEdit, UserStore};
+use tokio_postgres::NoTls;
+
+use crate::bridge::Bridge;
+use crate::table::Table;
+
+pub use crate::schema::SCHEMA_VERSION;
+pub use crate::sessions::PgSessionStore;
+
+/// Connections per instance; session writes are serialized per instance,
+/// so a few suffice.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What every store of one database shares.
+pub(crate) struct Shared {
+    pub(crate) bridge: Bridge,
+    pub(crate) pool: Pool,
+    /// The `NOTIFY` channel of this schema.
+    pub(crate) channel: String,
+    /// This instance's id in session notifications.
+    pub(crate) origin: String,
+}
+
+pub(crate) fn db_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("PostgreSQL: {e}"))
+}
+
+/// Whether `--store` names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// An open PostgreSQL database: the three stores, listening for changes
+/// made by other instances.
+pub struct PgStores {
+    pub users: Arc<PgUserStore>,
+    pub groups: Arc<PgGroupStore>,
+    pub sessions: Arc<PgSessionStore>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PgStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStores")
+            .field("channel", &self.shared.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    // The error text may quote the URL, password included: keep it out.
+    let mut config = tokio_postgres::Config::from_str(url).map_err(|_| {
+        StoreError::Backend(
+            "invalid PostgreSQL URL: expected postgres://user:password@host:port/database".into(),
+        )
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("plantdb-auth");
+    }
+    Ok(config)
+}
+
+fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .build()
+        .map_err(db_error)
+}
+
+impl PgStores {
+    /// Connects, applies pending schema migrations, starts listening, then
+    /// loads users and groups. Call from any thread.
+    pub fn open(url: &str, pool_size: usize) -> Result<PgStores, StoreError> {
+        let config = parse_config(url)?;
+        let bridge = Bridge::new(2)?;
+        let pool = pool(config.clone(), pool_size)?;
+        let schema = bridge.run(schema::migrate(pool.clone()))?;
+        let shared = Arc::new(Shared {
+            bridge,
+            pool,
+            channel: notify::channel_for(&schema),
+            origin: new_token_id(),
+        });
+        let users = Arc::new(Table::<User>::new(shared.clone()));
+        let groups = Arc::new(Table::<Group>::new(shared.clone()));
+        let sessions = Arc::new(PgSessionStore::new(shared.clone()));
+        start_listener(&shared, config, &users, &groups, &sessions)?;
+        // After LISTEN: nothing committed from here on can be missed.
+        users.reload(false)?;
+        groups.reload(false)?;
+        Ok(PgStores {
+            users: Arc::new(PgUserStore(users)),
+            groups: Arc::new(PgGroupStore(groups)),
+            sessions,
+            shared,
+        })
+    }
+}
+
+fn start_listener(
+    shared: &Arc<Shared>,
+    config: tokio_postgres::Config,
+    users: &Arc<Table<User>>,
+    groups: &Arc<Table<Group>>,
+    sessions: &Arc<PgSessionStore>,
+) -> Result<(), StoreError> {
+    let (events_tx, events_rx) = std::sync::mpsc::channel();
+    let targets = listener::Targets {
+        users: Arc::downgrade(users),
+        groups: Arc::downgrade(groups),
+        sessions: Arc::downgrade(sessions),
+    };
+    std::thread::Builder::new()
+        .name("plantdb-auth-pg-dispatch".into())
+        .spawn(move || listener::dispatch(events_rx, targets))
+        .map_err(|e| StoreError::Backend(format!("cannot start the listener thread: {e}")))?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    shared.bridge.handle().spawn(listener::run(
+        config,
+        shared.channel.clone(),
+        events_tx,
+        ready_tx,
+    ));
+    ready_rx
+        .recv_timeout(READY_TIMEOUT)
+        .map_err(|_| StoreError::Backend("PostgreSQL listener did not start in time".into()))?
+}
+
+/// Users in PostgreSQL, served from a cache that follows other instances.
+pub struct PgUserStore(Arc<Table<User>>);
+
+/// Groups in PostgreSQL, like [`PgUserStore`].
+pub struct PgGroupStore(Arc<Table<Group>>);
+
+impl UserStore for PgUserStore {
+    fn get(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.0.get(username)
+    }
+
+    fn list(&self) -> Result<Vec<User>, StoreError> {
+        Ok(self.0.list())
+    }
+
+    fn create(&self, user: User) -> Result<(), StoreError> {
+        self.0.create(user)
+    }
+
+    fn update(&self, username: &Username, edit: UserEdit<'_>) -> Result<User, StoreError> {
+        self.0.update(username, edit)
+    }
+
+    fn delete(&self, username: &Username) -> Result<(), StoreError> {
+        self.0.delete(username)
+    }
+}
+
+impl GroupStore for PgGroupStore {
+    fn get(&self, name: &GroupName) -> Result<Option<Group>, StoreError> {
+        self.0.get(name)
+    }
+
+    fn list(&self) -> Result<Vec<Group>, StoreError> {
+        Ok(self.0.list())
+    }
+
+    fn create(&self, group: Group) -> Result<(), StoreError> {
+        self.0.create(group)
+    }
+
+    fn update(&self, name: &GroupName, edit: GroupEdit<'_>) -> Result<Group, StoreError> {
+        self.0.update(name, edit)
+    }
+
+    fn delete(&self, name: &GroupName) -> Result<(), StoreError> {
+        self.0.delete(name)
+    }
+}

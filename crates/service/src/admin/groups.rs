@@ -1,0 +1,208 @@
+//! Groups, which scans are shared with: anyone authenticated reads them,
+//! `manage_groups` creates and deletes them, and their own members (or
+//! `manage_groups`) add and remove members.
+
+use plantdb_auth_core::model::{Group, GroupName, Permission, Username};
+
+use super::{denied, iso, require};
+use crate::caller::{authenticate, Caller, ACCESS_ONLY, ACCESS_OR_API};
+use crate::{AuthDb, AuthError};
+
+/// Longest group description we store.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// A group as clients see it; `id` is the name, for uniform listings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupView {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub users: Vec<String>,
+    pub created_by: Option<String>,
+    pub created_at: Option<String>,
+}
+
+impl From<&Group> for GroupView {
+    fn from(g: &Group) -> Self {
+        GroupView {
+            id: g.name.to_string(),
+            name: g.name.to_string(),
+            description: g.description.clone(),
+            users: g.users.iter().map(ToString::to_string).collect(),
+            created_by: g.created_by.as_ref().map(ToString::to_string),
+            created_at: iso(g.created_at),
+        }
+    }
+}
+
+/// `POST /groups`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct GroupPayload {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub users: Option<Vec<String>>,
+}
+
+/// `POST /groups/{g}/members`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct MemberPayload {
+    pub username: Option<String>,
+}
+
+fn group_not_found(raw: &str) -> AuthError {
+    AuthError::NotFound(format!("Group '{raw}' does not exist"))
+}
+
+/// An invalid name in a path cannot name a stored group: 404, not 400.
+fn find_group(db: &AuthDb, raw: &str) -> Result<Group, AuthError> {
+    let name = GroupName::parse(raw).map_err(|_| group_not_found(raw))?;
+    db.groups.get(&name)?.ok_or_else(|| group_not_found(raw))
+}
+
+/// A member must be an existing account: a dangling name would silently
+/// grant access to whoever registers it later.
+fn existing_user(db: &AuthDb, raw: &str) -> Result<Username, AuthError> {
+    let missing = || AuthError::NotFound(format!("User '{raw}' does not exist"));
+    let name = Username::parse(raw).map_err(|_| missing())?;
+    if db.users.exists(&name)? {
+        Ok(name)
+    } else {
+        Err(missing())
+    }
+}
+
+fn check_description(text: &str) -> Result<(), AuthError> {
+    let bad_char = text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t');
+    if text.chars().count() > MAX_DESCRIPTION_CHARS || bad_char {
+        return Err(AuthError::InvalidInput(format!(
+            "Invalid description: use at most {MAX_DESCRIPTION_CHARS} characters and no control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn require_membership_rights(caller: &Caller, group: &Group) -> Result<(), AuthError> {
+    if caller.user.has_permission(Permission::ManageGroups) || group.has_member(caller.username()) {
+        return Ok(());
+    }
+    Err(denied(
+        caller,
+        "changing group members",
+        format!(
+            "Permission denied: only members of group '{}' or users with the 'manage_groups' permission may change its members",
+            group.name
+        ),
+    ))
+}
+
+/// Every group, by name; any authenticated user.
+pub fn list_groups(db: &AuthDb, token: Option<&str>) -> Result<Vec<GroupView>, AuthError> {
+    authenticate(db, token, ACCESS_OR_API)?;
+    let mut groups = db.groups.list()?;
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(groups.iter().map(GroupView::from).collect())
+}
+
+pub fn get_group(db: &AuthDb, token: Option<&str>, name: &str) -> Result<GroupView, AuthError> {
+    authenticate(db, token, ACCESS_OR_API)?;
+    Ok(GroupView::from(&find_group(db, name)?))
+}
+
+/// Creates a group with the caller as its first member; needs `manage_groups`.
+pub fn create_group(
+    db: &AuthDb,
+    token: Option<&str>,
+    payload: &GroupPayload,
+) -> Result<GroupView, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    require(&caller, Permission::ManageGroups, "creating groups")?;
+    let raw = payload
+        .name
+        .as_deref()
+        .ok_or_else(|| AuthError::MissingField("Missing required field: name".into()))?;
+    let name = GroupName::parse(raw)
+        .map_err(|e| AuthError::InvalidInput(format!("Invalid group name: {e}")))?;
+    if let Some(text) = &payload.description {
+        check_description(text)?;
+    }
+    let members = payload
+        .users
+        .iter()
+        .flatten()
+        .map(|u| existing_user(db, u))
+        .collect::<Result<Vec<Username>, AuthError>>()?;
+    let group = Group::new(
+        name,
+        caller.username().clone(),
+        payload.description.clone(),
+        members,
+        db.clock.now(),
+    );
+    db.groups.create(group.clone())?;
+    tracing::info!(target: "plantdb_auth::audit", event = "group_created", group = %group.name, by = %caller.username(), members = ?group.users, "group created");
+    Ok(GroupView::from(&group))
+}
+
+/// Deletes a group; needs `manage_groups`. Scans still naming it in their
+/// `sharing` simply stop matching anyone.
+pub fn delete_group(db: &AuthDb, token: Option<&str>, name: &str) -> Result<GroupName, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    require(&caller, Permission::ManageGroups, "deleting groups")?;
+    let group = find_group(db, name)?;
+    db.groups.delete(&group.name)?;
+    tracing::info!(target: "plantdb_auth::audit", event = "group_deleted", group = %group.name, by = %caller.username(), "group deleted");
+    Ok(group.name)
+}
+
+/// Adds an existing user to a group (no change if already a member).
+pub fn add_group_member(
+    db: &AuthDb,
+    token: Option<&str>,
+    name: &str,
+    payload: &MemberPayload,
+) -> Result<GroupView, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let group = find_group(db, name)?;
+    require_membership_rights(&caller, &group)?;
+    let raw = payload
+        .username
+        .as_deref()
+        .ok_or_else(|| AuthError::MissingField("Missing required field: username".into()))?;
+    let user = existing_user(db, raw)?;
+    if db.groups.add_member(&group.name, &user)? {
+        tracing::info!(target: "plantdb_auth::audit", event = "group_member_added", group = %group.name, user = %user, by = %caller.username(), "member added");
+    }
+    Ok(GroupView::from(&find_group(db, name)?))
+}
+
+/// Removes a member; the creator stays (contract: always a member).
+pub fn remove_group_member(
+    db: &AuthDb,
+    token: Option<&str>,
+    name: &str,
+    username: &str,
+) -> Result<GroupView, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let group = find_group(db, name)?;
+    require_membership_rights(&caller, &group)?;
+    let not_member = || {
+        AuthError::NotFound(format!(
+            "User '{username}' is not a member of group '{}'",
+            group.name
+        ))
+    };
+    let user = Username::parse(username).map_err(|_| not_member())?;
+    if group.created_by.as_ref() == Some(&user) {
+        return Err(AuthError::Conflict(format!(
+            "User '{user}' created group '{}' and always stays a member",
+            group.name
+        )));
+    }
+    if !db.groups.remove_member(&group.name, &user)? {
+        return Err(not_member());
+    }
+    tracing::info!(target: "plantdb_auth::audit", event = "group_member_removed", group = %group.name, user = %user, by = %caller.username(), "member removed");
+    Ok(GroupView::from(&find_group(db, name)?))
+}

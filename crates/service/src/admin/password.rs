@@ -1,0 +1,106 @@
+//! `POST /users/{u}/password`: a self-service change or an admin reset.
+
+use plantdb_auth_core::model::{Permission, User, Username};
+use plantdb_auth_core::password::MAX_PASSWORD_BYTES;
+
+use super::users::{find, is_self};
+use super::{require, require_rank_over};
+use crate::auth::check_new_password;
+use crate::caller::{authenticate, ACCESS_ONLY};
+use crate::{AuthDb, AuthError};
+
+/// `POST /users/{u}/password`.
+#[derive(Clone, Default, serde::Deserialize)]
+pub struct PasswordChange {
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange { .. }")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChanged {
+    pub username: Username,
+    /// Sessions and API tokens ended by the change.
+    pub sessions_ended: usize,
+}
+
+/// A self-service change must prove the current password; failures count
+/// towards the lockout, as at login, so a stolen token cannot guess it.
+fn verify_current(db: &AuthDb, user: &User, given: Option<&str>) -> Result<(), AuthError> {
+    let given = given.ok_or_else(|| {
+        AuthError::MissingField(
+            "Missing required field: current_password (needed to change your own password)".into(),
+        )
+    })?;
+    if given.len() > MAX_PASSWORD_BYTES {
+        return Err(AuthError::InvalidCredentials);
+    }
+    let verdict = db.hasher.verify(given, &user.password_hash);
+    let now = db.clock.now();
+    let locked = user.is_locked(now);
+    if locked || !verdict.is_match() {
+        if !locked {
+            db.users
+                .record_failed_attempt(&user.username, now, db.lockout)?;
+        }
+        tracing::info!(target: "plantdb_auth::audit", event = "password_change_failed", user = %user.username, "wrong current password or locked account");
+        return Err(AuthError::InvalidCredentials);
+    }
+    Ok(())
+}
+
+/// Sets a new password: one's own with the current password, or anyone's
+/// with `manage_users` (a reset). Either way the policy applies and every
+/// session and API token of the account ends, the caller's included: a
+/// password change is what one does after a suspected compromise.
+pub fn change_password(
+    db: &AuthDb,
+    token: Option<&str>,
+    username: &str,
+    body: &PasswordChange,
+) -> Result<PasswordChanged, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let own = is_self(&caller, username);
+    let target = if own {
+        caller.user.clone()
+    } else {
+        require(
+            &caller,
+            Permission::ManageUsers,
+            "resetting another user's password",
+        )?;
+        let target = find(db, username)?;
+        require_rank_over(&caller, &target, "resetting passwords")?;
+        target
+    };
+    let new = body
+        .new_password
+        .as_deref()
+        .ok_or_else(|| AuthError::MissingField("Missing required field: new_password".into()))?;
+    check_new_password(db, new, &target.username)?;
+    if own {
+        verify_current(db, &target, body.current_password.as_deref())?;
+    }
+    let hash = db
+        .hasher
+        .hash(new)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    db.users
+        .set_password_hash(&target.username, &hash, db.clock.now())?;
+    let sessions_ended = db.sessions.revoke_user(target.username.as_str())?;
+    let event = if own {
+        "password_change"
+    } else {
+        "password_reset"
+    };
+    tracing::info!(target: "plantdb_auth::audit", event, user = %target.username, by = %caller.username(), sessions_ended, "password changed");
+    Ok(PasswordChanged {
+        username: target.username,
+        sessions_ended,
+    })
+}

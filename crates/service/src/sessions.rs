@@ -1,0 +1,304 @@
+//! A user's sessions and API tokens: list them, end them.
+//!
+//! Ids are the session (family) ids of the session store. Someone else's id
+//! answers exactly like an unknown one (`NotFound`), so ids reveal nothing
+//! to a caller who may not act on them.
+
+use chrono::{DateTime, Utc};
+use plantdb_auth_core::model::Permission;
+use plantdb_auth_core::rbac::DatasetGrants;
+use plantdb_auth_core::session::{TokenKind, TokenRecord};
+use serde_json::Value;
+
+use crate::caller::{authenticate, Caller, ACCESS_ONLY};
+use crate::{AuthDb, AuthError};
+
+/// One login session, as its owner or a user manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEntry {
+    pub id: String,
+    pub username: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One API token, described without the token itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiTokenEntry {
+    pub id: String,
+    /// The grant as the minting request wrote it: `{"pattern": ["read", ...]}`.
+    pub datasets: Value,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn time(unix: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(unix, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Which of two family sorts an id must name: a session id is no API-token
+/// id and vice versa, so one endpoint cannot end the other's things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Session,
+    ApiToken,
+}
+
+impl Family {
+    fn of(kind: TokenKind) -> Family {
+        match kind {
+            TokenKind::Api => Family::ApiToken,
+            TokenKind::Access | TokenKind::Refresh => Family::Session,
+        }
+    }
+
+    fn not_found(self, id: &str) -> AuthError {
+        let what = match self {
+            Family::Session => "Session",
+            Family::ApiToken => "API token",
+        };
+        AuthError::NotFound(format!("{what} '{id}' not found"))
+    }
+}
+
+/// Ends family `id` if it is of sort `family` and the caller owns it or
+/// may manage users (`admin_override`); returns its owner.
+fn revoke(
+    db: &AuthDb,
+    caller: &Caller,
+    id: &str,
+    family: Family,
+    admin_override: bool,
+) -> Result<String, AuthError> {
+    let (owner, kind) = db
+        .sessions
+        .family_owner(id)
+        .ok_or_else(|| family.not_found(id))?;
+    let allowed = owner == caller.username().as_str() || admin_override;
+    if Family::of(kind) != family || !allowed {
+        return Err(family.not_found(id));
+    }
+    // A concurrent revocation may have won since the look-up.
+    if !db.sessions.revoke_family(id)? {
+        return Err(family.not_found(id));
+    }
+    Ok(owner)
+}
+
+fn may_manage_users(caller: &Caller) -> bool {
+    caller.user.has_permission(Permission::ManageUsers)
+}
+
+/// The caller's live sessions, or everyone's for a caller with
+/// `manage_users`; oldest first.
+pub fn list_sessions(db: &AuthDb, token: Option<&str>) -> Result<Vec<SessionEntry>, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let scope = (!may_manage_users(&caller)).then(|| caller.username().as_str());
+    let now = db.clock.now().timestamp();
+    let mut sessions = db.sessions.sessions(scope);
+    // Expired sessions linger until the next purge; they are gone for users.
+    sessions.retain(|s| s.expires_at >= now);
+    sessions.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionEntry {
+            id: s.id,
+            username: s.username,
+            created_at: time(s.started_at),
+            expires_at: time(s.expires_at),
+        })
+        .collect())
+}
+
+/// Ends one session: the caller's own, or anyone's with `manage_users`.
+/// Returns the session's owner.
+pub fn revoke_session(db: &AuthDb, token: Option<&str>, id: &str) -> Result<String, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let owner = revoke(db, &caller, id, Family::Session, may_manage_users(&caller))?;
+    tracing::info!(target: "plantdb_auth::audit", event = "session_revoked", user = %owner, by = %caller.username(), session = %id, "session revoked");
+    Ok(owner)
+}
+
+/// Ends every login session of the caller, the current one included. API
+/// tokens stay: they are minted for scripts, which a "log out everywhere"
+/// from a browser should not break. Returns the caller's name and how many
+/// sessions ended.
+pub fn logout_all(db: &AuthDb, token: Option<&str>) -> Result<(String, usize), AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let username = caller.username().to_string();
+    let mut ended = 0;
+    for session in db.sessions.sessions(Some(&username)) {
+        if db.sessions.revoke_family(&session.id)? {
+            ended += 1;
+        }
+    }
+    tracing::info!(target: "plantdb_auth::audit", event = "logout_all", user = %username, sessions = ended, "all sessions ended");
+    Ok((username, ended))
+}
+
+fn api_token_entry(record: TokenRecord) -> ApiTokenEntry {
+    let claim = record.datasets.unwrap_or_default();
+    let datasets = match DatasetGrants::parse_claim(&claim) {
+        Ok(grants) => grants.to_json(),
+        // Written by this server, so unreadable only if edited by hand:
+        // show it as stored rather than hide the token.
+        Err(_) => Value::String(claim),
+    };
+    ApiTokenEntry {
+        id: record.jti,
+        datasets,
+        created_at: time(record.issued_at),
+        expires_at: time(record.expires_at),
+    }
+}
+
+/// The caller's live API tokens, oldest first.
+pub fn list_api_tokens(db: &AuthDb, token: Option<&str>) -> Result<Vec<ApiTokenEntry>, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let now = db.clock.now().timestamp();
+    Ok(db
+        .sessions
+        .api_tokens(Some(caller.username().as_str()))
+        .into_iter()
+        .filter(|r| r.expires_at >= now)
+        .map(api_token_entry)
+        .collect())
+}
+
+/// Revokes one API token: the caller's own, or anyone's for an admin.
+/// Returns the token's owner.
+pub fn revoke_api_token(db: &AuthDb, token: Option<&str>, id: &str) -> Result<String, AuthError> {
+    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let owner = revoke(db, &caller, id, Family::ApiToken, caller.user.is_admin())?;
+    tracing::info!(target: "plantdb_auth::audit", event = "api_token_revoked", user = %owner, by = %caller.username(), id = %id, "API token revoked");
+    Ok(owner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Duration;
+    use plantdb_auth_core::clock::{Clock, FixedClock};
+    use plantdb_auth_core::model::{Role, User, Username};
+    use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
+    use plantdb_auth_core::session::{
+        MemorySessionStore, SessionConfig, SessionManager, SigningKey, TokenError,
+    };
+    use plantdb_auth_core::store::memory::{MemoryGroupStore, MemoryUserStore};
+    use plantdb_auth_core::store::{LockoutPolicy, UserStore};
+
+    use super::*;
+    use crate::ApiTokenPolicy;
+
+    fn db_with(users: &[(&str, Role)]) -> (AuthDb, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::new(Utc::now()));
+        let store = Arc::new(MemoryUserStore::default());
+        for (name, role) in users {
+            let name = Username::parse(name).unwrap();
+            // Sessions are started directly: the hash is never checked.
+            let user = User::new(name, "Test", "unused".into(), [*role], clock.now());
+            store.create(user).unwrap();
+        }
+        let key = SigningKey::from_secret("a test secret").unwrap();
+        let sessions = SessionManager::new(
+            &key,
+            Arc::new(MemorySessionStore::default()),
+            clock.clone(),
+            SessionConfig::default(),
+        )
+        .unwrap();
+        let db = AuthDb {
+            users: store,
+            groups: Arc::new(MemoryGroupStore::default()),
+            sessions,
+            hasher: PasswordHasher::new(HashParams::default()).unwrap(),
+            policy: PasswordPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            api_tokens: ApiTokenPolicy::default(),
+            clock: clock.clone(),
+            root: None,
+        };
+        (db, clock)
+    }
+
+    fn login(db: &AuthDb, user: &str) -> String {
+        db.sessions.login(user).unwrap().access_token
+    }
+
+    fn owners(entries: &[SessionEntry]) -> Vec<&str> {
+        entries.iter().map(|e| e.username.as_str()).collect()
+    }
+
+    #[test]
+    fn a_role_change_takes_effect_at_the_next_request() {
+        let (db, _) = db_with(&[("alice", Role::Reader), ("bob", Role::Reader)]);
+        let alice = login(&db, "alice");
+        login(&db, "bob");
+        assert_eq!(
+            owners(&list_sessions(&db, Some(&alice)).unwrap()),
+            ["alice"]
+        );
+        let name = Username::parse("alice").unwrap();
+        let promote = |role: Role| {
+            db.users
+                .update(&name, &mut |u| {
+                    u.roles = [role].into();
+                    Ok(())
+                })
+                .unwrap();
+        };
+        promote(Role::Admin);
+        assert_eq!(list_sessions(&db, Some(&alice)).unwrap().len(), 2);
+        promote(Role::Reader);
+        assert_eq!(
+            owners(&list_sessions(&db, Some(&alice)).unwrap()),
+            ["alice"]
+        );
+    }
+
+    #[test]
+    fn expired_sessions_and_api_tokens_are_not_listed() {
+        let (db, clock) = db_with(&[("alice", Role::Reader)]);
+        db.sessions.login("alice").unwrap();
+        db.sessions
+            .create_api_token("alice", "*/Permission.READ", 60)
+            .unwrap();
+        clock.advance(Duration::seconds(120));
+        let fresh = login(&db, "alice");
+        assert_eq!(list_sessions(&db, Some(&fresh)).unwrap().len(), 2);
+        assert!(list_api_tokens(&db, Some(&fresh)).unwrap().is_empty());
+        clock.advance(Duration::seconds(86400 - 100));
+        let fresh = login(&db, "alice");
+        assert_eq!(list_sessions(&db, Some(&fresh)).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn ids_of_one_sort_do_not_reach_the_other() {
+        let (db, _) = db_with(&[("alice", Role::Admin)]);
+        let pair = db.sessions.login("alice").unwrap();
+        let (_, api) = db.sessions.create_api_token("alice", "", 60).unwrap();
+        let token = Some(pair.access_token.as_str());
+        let err = revoke_api_token(&db, token, &pair.session_id).unwrap_err();
+        assert!(matches!(err, AuthError::NotFound(_)), "{err:?}");
+        let err = revoke_session(&db, token, &api.family).unwrap_err();
+        assert!(matches!(err, AuthError::NotFound(_)), "{err:?}");
+        assert_eq!(revoke_api_token(&db, token, &api.family).unwrap(), "alice");
+    }
+
+    #[test]
+    fn only_access_tokens_manage_sessions() {
+        let (db, _) = db_with(&[("alice", Role::Admin)]);
+        let pair = db.sessions.login("alice").unwrap();
+        let (api, _) = db.sessions.create_api_token("alice", "", 60).unwrap();
+        for token in [pair.refresh_token.as_str(), api.as_str()] {
+            let err = list_sessions(&db, Some(token)).unwrap_err();
+            assert!(
+                matches!(err, AuthError::Token(TokenError::WrongKind { .. })),
+                "{err:?}"
+            );
+        }
+        let err = logout_all(&db, None).unwrap_err();
+        assert!(matches!(err, AuthError::NoAuthUser(_)), "{err:?}");
+    }
+}
