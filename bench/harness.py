@@ -190,15 +190,15 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.samples = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append(proc_kib(self.pid, "VmRSS"))
             time.sleep(self.every)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
         return round(max(self.samples or [0]) / 1024, 1)
 

@@ -303,3 +303,18 @@ fn garbage_is_malformed_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn the_cap_ends_the_oldest_session_even_within_one_second() {
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let config = SessionConfig {
+        max_sessions_per_user: 3,
+        ..SessionConfig::default()
+    };
+    let m = manager_with(Arc::new(MemorySessionStore::default()), clock, config);
+    let pairs: Vec<_> = (0..12).map(|_| m.login("alice").unwrap()).collect();
+    for (i, pair) in pairs.iter().enumerate() {
+        let alive = m.validate(&pair.access_token, ACCESS).is_ok();
+        assert_eq!(alive, i >= 9, "session {i}");
+    }
+}

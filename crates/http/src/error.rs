@@ -90,6 +90,13 @@ impl IntoResponse for ApiError {
             body.insert(k.into(), v);
         }
         let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The unread body makes the connection unusable: say so, so that
+            // keep-alive clients open a new one instead of failing.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

@@ -126,11 +126,6 @@ pub async fn track(request: Request, next: Next) -> Response {
     metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
     metrics::histogram!(LATENCY, "route" => route, "method" => method).record(elapsed);
-    tracing::debug!(
-        status = response.status().as_u16(),
-        latency_us = elapsed.as_micros() as u64,
-        "request answered"
-    );
     response
 }
 

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Router};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
@@ -73,15 +73,18 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Any origin by default, like the Python server. Request headers are
+/// mirrored rather than `*`, because `*` never covers `Authorization`.
 fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request());
     if origins.is_empty() {
-        return CorsLayer::permissive();
+        return layer;
     }
     let list: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
-    CorsLayer::permissive().allow_origin(AllowOrigin::list(list))
+    layer.allow_origin(AllowOrigin::list(list))
 }
 
 /// The whole API.

@@ -35,7 +35,6 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use plantdb_auth_core::model::{Group, GroupName, User, Username};
-use plantdb_auth_core::session::new_token_id;
 use plantdb_auth_core::store::{GroupEdit, GroupStore, StoreError, UserEdit, UserStore};
 use tokio_postgres::NoTls;
 
@@ -57,12 +56,21 @@ pub(crate) struct Shared {
     pub(crate) pool: Pool,
     /// The `NOTIFY` channel of this schema.
     pub(crate) channel: String,
-    /// This instance's id in session notifications.
-    pub(crate) origin: String,
 }
 
-pub(crate) fn db_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("PostgreSQL: {e}"))
+/// With its causes: "error connecting to server: Connection refused".
+pub(crate) fn db_error<E: std::error::Error>(e: E) -> StoreError {
+    let mut text = format!("PostgreSQL: {e}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    StoreError::Backend(text)
 }
 
 /// Whether `--store` names PostgreSQL.
@@ -132,7 +140,6 @@ impl PgStores {
             bridge,
             pool,
             channel: notify::channel_for(&schema),
-            origin: new_token_id(),
         });
         let users = Arc::new(Table::<User>::new(shared.clone()));
         let groups = Arc::new(Table::<Group>::new(shared.clone()));

@@ -130,8 +130,8 @@ pub(crate) fn dispatch(events: Receiver<Event>, targets: Targets) {
             Event::Notify(payload) => match serde_json::from_str::<Message>(&payload) {
                 Ok(Message::User { k, v }) => users.on_notify(&k, v),
                 Ok(Message::Group { k, v }) => groups.on_notify(&k, v),
-                Ok(Message::Sessions { o, c }) => {
-                    sessions.on_batch(&o, c);
+                Ok(Message::Sessions { c }) => {
+                    sessions.on_batch(c);
                     Ok(())
                 }
                 Err(e) => Err(StoreError::Backend(format!("unreadable notification: {e}"))),

@@ -18,28 +18,21 @@ pub(crate) enum Message {
     User { k: String, v: i64 },
     #[serde(rename = "g")]
     Group { k: String, v: i64 },
-    /// A session batch from instance `o`; `c: None` when it was too big to
-    /// send: reload everything.
+    /// A session batch; `c: None` when it was too big to send: reload
+    /// everything.
     #[serde(rename = "s")]
-    Sessions {
-        o: String,
-        c: Option<Vec<SessionChange>>,
-    },
+    Sessions { c: Option<Vec<SessionChange>> },
 }
 
 /// The payload announcing `changes`, within PostgreSQL's size limit.
-pub(crate) fn sessions_payload(origin: &str, changes: &[SessionChange]) -> String {
+pub(crate) fn sessions_payload(changes: &[SessionChange]) -> String {
     let full = Message::Sessions {
-        o: origin.to_string(),
         c: Some(changes.to_vec()),
     };
     match serde_json::to_string(&full) {
         Ok(text) if text.len() <= MAX_PAYLOAD => text,
         _ => {
-            let reload = Message::Sessions {
-                o: origin.to_string(),
-                c: None,
-            };
+            let reload = Message::Sessions { c: None };
             serde_json::to_string(&reload).unwrap_or_default()
         }
     }
@@ -64,13 +57,13 @@ mod tests {
         let big: Vec<SessionChange> = (0..500)
             .map(|i| SessionChange::RemoveFamily(format!("family-{i:040}")))
             .collect();
-        let text = sessions_payload("me", &big);
+        let text = sessions_payload(&big);
         assert!(text.len() <= MAX_PAYLOAD);
         assert!(matches!(
             serde_json::from_str(&text).unwrap(),
             Message::Sessions { c: None, .. }
         ));
-        let small = sessions_payload("me", &big[..2]);
+        let small = sessions_payload(&big[..2]);
         assert!(matches!(
             serde_json::from_str(&small).unwrap(),
             Message::Sessions { c: Some(c), .. } if c.len() == 2

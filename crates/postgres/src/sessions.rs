@@ -1,5 +1,5 @@
 //! Sessions in PostgreSQL. Each batch is one transaction that also
-//! announces the batch with `NOTIFY`, so other instances apply it to their
+//! announces the batch with `NOTIFY`, so every instance applies it to its
 //! in-memory index in commit order; rotation claims the refresh token with
 //! `UPDATE ... WHERE used = false`, so exactly one instance wins it.
 
@@ -67,6 +67,16 @@ async fn apply_one(tx: &Transaction<'_>, change: &SessionChange) -> Result<(), S
         SessionChange::RemoveFamily(family) => {
             tx.execute("DELETE FROM auth_tokens WHERE family = $1", &[family]).await
         }
+        SessionChange::RemoveUser(user) => {
+            tx.execute("DELETE FROM auth_tokens WHERE username = $1", &[user]).await
+        }
+        SessionChange::RemoveFamilyAccess(family) => {
+            tx.execute(
+                "DELETE FROM auth_tokens WHERE family = $1 AND kind = 'access'",
+                &[family],
+            )
+            .await
+        }
         SessionChange::PurgeExpired(now) => {
             tx.execute("DELETE FROM auth_tokens WHERE expires_at < $1", &[now]).await
         }
@@ -107,11 +117,12 @@ impl PgSessionStore {
         self.sink.read().clone()
     }
 
-    /// A batch announced by an instance; ours are already in our index.
-    pub(crate) fn on_batch(&self, origin: &str, changes: Option<Vec<SessionChange>>) {
-        if origin == self.shared.origin {
-            return;
-        }
+    /// A batch announced by any instance, this one included: the index
+    /// applied our own batches at commit already, but applying every batch
+    /// again in commit order is what makes it converge to the database when
+    /// a local change and another instance's overlap (changes are
+    /// idempotent).
+    pub(crate) fn on_batch(&self, changes: Option<Vec<SessionChange>>) {
         match (self.sink(), changes) {
             (Some(sink), Some(changes)) => sink.apply_remote(&changes),
             (Some(sink), None) => sink.reload(&mut || self.load_all()),
@@ -167,7 +178,7 @@ impl SessionStore for PgSessionStore {
         }
         let pool = self.shared.pool.clone();
         let channel = self.shared.channel.clone();
-        let payload = sessions_payload(&self.shared.origin, changes);
+        let payload = sessions_payload(changes);
         let changes = changes.to_vec();
         self.shared.bridge.run(async move {
             let mut client = pool.get().await.map_err(db_error)?;

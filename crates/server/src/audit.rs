@@ -100,7 +100,8 @@ struct JsonFields(Map<String, Value>);
 
 impl Visit for JsonFields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::String(value.into()));
+        self.0
+            .insert(field.name().into(), Value::String(value.into()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.0.insert(field.name().into(), Value::from(value));
@@ -128,10 +129,13 @@ impl<S: Subscriber> Layer<S> for AuditLayer {
             return;
         };
         let mut fields = JsonFields(Map::new());
+        fields.0.insert(
+            "ts".into(),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
         fields
             .0
-            .insert("ts".into(), Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
-        fields.0.insert("level".into(), Value::String(meta.level().to_string()));
+            .insert("level".into(), Value::String(meta.level().to_string()));
         event.record(&mut fields);
         let mut line = Value::Object(fields.0).to_string().into_bytes();
         line.push(b'\n');
@@ -151,7 +155,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layer = AuditLayer::default();
         layer
-            .attach(dir.path(), Rotation { max_bytes: 300, keep: 2 })
+            .attach(
+                dir.path(),
+                Rotation {
+                    max_bytes: 300,
+                    keep: 2,
+                },
+            )
             .unwrap();
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use plantdb_auth::cli::{Cli, Command};
+use plantdb_auth::cli::{admin, group, session, user, Cli, Command};
 use plantdb_auth::{startup, telemetry};
 
 #[tokio::main]
@@ -9,6 +9,10 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => plantdb_auth::cli::migrate::execute(args).await,
+        Command::User(args) => admin::run(move || user::execute(args)).await,
+        Command::Group(args) => admin::run(move || group::execute(args)).await,
+        Command::Session(args) => admin::run(move || session::execute_sessions(args)).await,
+        Command::Token(args) => admin::run(move || session::execute_tokens(args)).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -57,7 +57,7 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
     database::prepare_root(&root)?;
     let database = database::open(&root, &args)?;
     let admin = match (args.test, std::env::var("PLANTDB_ADMIN_PASSWORD")) {
-        (true, _) => AdminPassword::Given("admin".into()),
+        (true, _) => AdminPassword::TestMode,
         (false, Ok(p)) if !p.is_empty() => AdminPassword::Given(p),
         _ => AdminPassword::Generate,
     };
@@ -106,6 +106,16 @@ impl App {
                         }
                     })
                     .await;
+            }
+        });
+        // Off the startup path: timing an old Python hash takes ~100 ms.
+        let calibrate_state = self.state.clone();
+        tokio::spawn(async move {
+            let outcome = calibrate_state
+                .hashing(plantdb_auth_service::calibrate_login_pacing)
+                .await;
+            if let Ok(Err(e)) = outcome {
+                tracing::warn!(error = %e, "cannot calibrate failed-login pacing");
             }
         });
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();

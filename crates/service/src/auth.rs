@@ -2,10 +2,12 @@
 //! authenticate_user, logout_user, validate_token, refresh_token.
 
 use plantdb_auth_core::model::{Permission, Role, User, Username};
-use plantdb_auth_core::password::{Verification, MAX_PASSWORD_BYTES};
+use std::time::{Duration, Instant};
+
+use plantdb_auth_core::password::{hash_params_of, HashParams, Verification, MAX_PASSWORD_BYTES};
 use plantdb_auth_core::session::{TokenKind, TokenPair};
 
-use crate::caller::{authenticate, no_auth_user, ACCESS_ONLY, ACCESS_OR_API};
+use crate::caller::{authenticate, Credentials, ACCESS_ONLY, ACCESS_OR_API};
 use crate::{AuthDb, AuthError};
 
 /// Longest full name we store.
@@ -108,10 +110,10 @@ fn parse_roles(value: Option<&serde_json::Value>) -> Result<Vec<Role>, AuthError
 
 /// Creates a user; the caller (by access token) needs `manage_users`.
 /// Returns the stored (lower-case) username.
-pub fn register_user(
+pub fn register_user<'a>(
     db: &AuthDb,
     payload: &RegisterPayload,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
 ) -> Result<Username, AuthError> {
     let missing: Vec<&str> = [
         ("fullname", &payload.fullname),
@@ -128,7 +130,7 @@ pub fn register_user(
             missing.join(", ")
         )));
     }
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     caller.require(Permission::ManageUsers, "creating users")?;
     let username = parse_username(&string_field(payload.username.as_ref(), "username")?)?;
     let fullname = string_field(payload.fullname.as_ref(), "fullname")?;
@@ -189,22 +191,28 @@ pub fn authenticate_user(
         db.hasher.verify_dummy(password);
         return Err(login_failed(username, "unknown user"));
     };
+    // Real time, not the injected clock: it feeds the pacer of failures.
+    let started = Instant::now();
     let verdict = db.hasher.verify(password, &user.password_hash);
     let now = db.clock.now();
-    if !user.is_active {
-        return Err(login_failed(username, "account deactivated"));
-    }
-    if user.is_locked(now) {
-        return Err(login_failed(username, "account locked"));
-    }
-    if !verdict.is_match() {
+    let refusal = if !user.is_active {
+        Some("account deactivated")
+    } else if user.is_locked(now) {
+        Some("account locked")
+    } else if !verdict.is_match() {
         let after = db
             .users
             .record_failed_attempt(&user.username, now, db.lockout)?;
         if after.is_locked(now) {
             tracing::warn!(target: "plantdb_auth::audit", event = "lockout", user = %user.username, until = ?after.locked_until, "account locked after repeated failures");
         }
-        return Err(login_failed(username, "wrong password"));
+        Some("wrong password")
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        db.hasher.pacer().record_failure(started.elapsed());
+        return Err(login_failed(username, reason));
     }
     let new_hash = match verdict {
         Verification::MatchNeedsRehash => db.hasher.hash(password).ok(),
@@ -221,22 +229,42 @@ pub fn authenticate_user(
     })
 }
 
+/// How long every failed login should take in total, so that failures of
+/// unknown and existing accounts cannot be told apart by timing. Adapters
+/// hold a failed login's answer until then (without holding a worker).
+pub fn failed_login_duration(db: &AuthDb) -> Duration {
+    db.hasher.pacer().floor()
+}
+
+/// Measures the Argon2 cost of every parameter set among the stored hashes
+/// (e.g. the Python server's m=65536,t=3,p=4) for [`failed_login_duration`].
+/// Takes a few hundred milliseconds: run it in the background at start.
+pub fn calibrate_login_pacing(db: &AuthDb) -> Result<(), AuthError> {
+    let mut params: Vec<HashParams> = vec![db.hasher.params()];
+    for user in db.users.list()? {
+        if let Some(p) = hash_params_of(&user.password_hash) {
+            if !params.contains(&p) {
+                params.push(p);
+            }
+        }
+    }
+    db.hasher
+        .calibrate_pacer(&params)
+        .map_err(|e| AuthError::Internal(e.to_string()))
+}
+
 fn login_failed(username: &str, reason: &str) -> AuthError {
     tracing::info!(target: "plantdb_auth::audit", event = "login_failed", user = %username.escape_debug(), reason, "login refused");
     AuthError::InvalidCredentials
 }
 
-/// Ends the session of an access token; returns its username.
+/// Ends the session of an access token; returns its username. No token is
+/// `NoAuthUser`; a token that is not a live access token is a `Token` error.
 pub fn logout_user(db: &AuthDb, token: Option<&str>) -> Result<String, AuthError> {
     let token = token
         .filter(|t| !t.trim().is_empty())
-        .ok_or_else(no_auth_user)?;
-    db.sessions
-        .logout(token)
-        .map_err(|e| match AuthError::from(e) {
-            AuthError::Token(t) => AuthError::NoAuthUser(format!("Logout failed: {t}")),
-            other => other,
-        })
+        .ok_or_else(|| AuthError::NoAuthUser("Logout failed, no active session!".into()))?;
+    Ok(db.sessions.logout(token)?)
 }
 
 /// Validates an access or API token; returns who it belongs to.

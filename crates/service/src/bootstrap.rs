@@ -11,6 +11,8 @@ pub enum AdminPassword {
     Given(String),
     /// Generate a random one and report it once.
     Generate,
+    /// `--test` mode: the well-known `admin`, no policy warning.
+    TestMode,
 }
 
 /// What bootstrap did.
@@ -45,6 +47,7 @@ pub fn ensure_default_accounts(db: &AuthDb, admin: AdminPassword) -> Result<Boot
                 }
                 p
             }
+            AdminPassword::TestMode => "admin".to_string(),
             AdminPassword::Generate => {
                 let p = random_password();
                 outcome.generated_admin_password = Some(p.clone());

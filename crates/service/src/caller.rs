@@ -1,6 +1,7 @@
-//! Who is calling: a bearer token turned into a live, active user.
+//! Who is calling: a bearer token turned into a live, active user, or the
+//! local operator of the admin CLI.
 
-use plantdb_auth_core::model::{Permission, User, Username};
+use plantdb_auth_core::model::{Permission, Role, User, Username};
 use plantdb_auth_core::rbac::DatasetGrants;
 use plantdb_auth_core::session::{TokenError, TokenKind, Verified};
 
@@ -11,27 +12,70 @@ pub const ACCESS_ONLY: &[TokenKind] = &[TokenKind::Access];
 /// Token kinds accepted for reading and for validation.
 pub const ACCESS_OR_API: &[TokenKind] = &[TokenKind::Access, TokenKind::Api];
 
+/// The name the local operator acts under, in audit events (`by="operator"`).
+pub const OPERATOR: &str = "operator";
+
+/// What a caller presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials<'a> {
+    /// The `Authorization: Bearer` token of a request, if any.
+    Bearer(Option<&'a str>),
+    /// Whoever can open the database directory (the admin CLI) already owns
+    /// every file in it, so it acts as an admin without a token. The HTTP
+    /// adapter never builds this: only `From<Option<&str>>` reaches it there.
+    Operator,
+}
+
+impl<'a> From<Option<&'a str>> for Credentials<'a> {
+    fn from(token: Option<&'a str>) -> Self {
+        Credentials::Bearer(token)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
-    pub token: Verified,
+    /// The verified token; `None` for the operator.
+    pub token: Option<Verified>,
 }
 
 impl Caller {
+    /// A synthetic, active admin that exists in no store.
+    fn operator(db: &AuthDb) -> Result<Caller, AuthError> {
+        let name = Username::parse(OPERATOR).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let user = User::new(
+            name,
+            "Local operator",
+            String::new(),
+            [Role::Admin],
+            db.clock.now(),
+        );
+        Ok(Caller { user, token: None })
+    }
+
     pub fn username(&self) -> &Username {
         &self.user.username
     }
 
+    /// The local operator rather than an account (which may share its name).
+    pub fn is_operator(&self) -> bool {
+        self.token.is_none()
+    }
+
+    /// The operator counts as an access token: a person at a keyboard.
     pub fn kind(&self) -> TokenKind {
-        self.token.claims.kind
+        self.token
+            .as_ref()
+            .map_or(TokenKind::Access, |t| t.claims.kind)
     }
 
     /// The dataset grants of an API token (`None` for an access token).
     pub fn grants(&self) -> Option<DatasetGrants> {
-        if self.kind() != TokenKind::Api {
-            return None;
-        }
-        let claim = self.token.claims.datasets.as_deref().unwrap_or("");
+        let token = self
+            .token
+            .as_ref()
+            .filter(|t| t.claims.kind == TokenKind::Api)?;
+        let claim = token.claims.datasets.as_deref().unwrap_or("");
         Some(DatasetGrants::parse_claim(claim).unwrap_or_default())
     }
 
@@ -53,13 +97,19 @@ pub(crate) fn no_auth_user() -> AuthError {
     )
 }
 
-/// Validates `token` as one of `kinds` and loads its user, who must still
-/// exist and be active (a deleted or deactivated account's tokens die).
-pub fn authenticate(
+/// Validates a bearer token as one of `kinds` and loads its user, who must
+/// still exist and be active (a deleted or deactivated account's tokens
+/// die); the operator passes wherever an access token would.
+pub fn authenticate<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     kinds: &[TokenKind],
 ) -> Result<Caller, AuthError> {
+    let token = match credentials.into() {
+        Credentials::Operator if kinds.contains(&TokenKind::Access) => return Caller::operator(db),
+        Credentials::Operator => return Err(no_auth_user()),
+        Credentials::Bearer(token) => token,
+    };
     let token = token
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(no_auth_user)?;
@@ -71,6 +121,6 @@ pub fn authenticate(
     }
     Ok(Caller {
         user,
-        token: verified,
+        token: Some(verified),
     })
 }

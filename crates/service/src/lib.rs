@@ -14,11 +14,12 @@ pub mod sessions;
 
 pub use api_token::{create_api_token, ApiTokenCreated, ApiTokenRequest};
 pub use auth::{
-    authenticate_user, check_username_exists, logout_user, refresh_token, register_user,
-    validate_token, LoginResult, RegisterPayload, UserInfo,
+    authenticate_user, calibrate_login_pacing, check_username_exists, failed_login_duration,
+    logout_user, refresh_token, register_user, validate_token, LoginResult, RegisterPayload,
+    UserInfo,
 };
 pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
-pub use caller::{authenticate, Caller};
+pub use caller::{authenticate, Caller, Credentials};
 pub use db::{ApiTokenPolicy, AuthDb};
 pub use error::AuthError;
 pub use health::{health, DatabaseHealth};

@@ -10,7 +10,7 @@ use plantdb_auth_core::rbac::DatasetGrants;
 use plantdb_auth_core::session::{TokenKind, TokenRecord};
 use serde_json::Value;
 
-use crate::caller::{authenticate, Caller, ACCESS_ONLY};
+use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY};
 use crate::{AuthDb, AuthError};
 
 /// One login session, as its owner or a user manager sees it.
@@ -26,6 +26,7 @@ pub struct SessionEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiTokenEntry {
     pub id: String,
+    pub username: String,
     /// The grant as the minting request wrote it: `{"pattern": ["read", ...]}`.
     pub datasets: Value,
     pub created_at: DateTime<Utc>,
@@ -91,8 +92,11 @@ fn may_manage_users(caller: &Caller) -> bool {
 
 /// The caller's live sessions, or everyone's for a caller with
 /// `manage_users`; oldest first.
-pub fn list_sessions(db: &AuthDb, token: Option<&str>) -> Result<Vec<SessionEntry>, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn list_sessions<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+) -> Result<Vec<SessionEntry>, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let scope = (!may_manage_users(&caller)).then(|| caller.username().as_str());
     let now = db.clock.now().timestamp();
     let mut sessions = db.sessions.sessions(scope);
@@ -112,8 +116,12 @@ pub fn list_sessions(db: &AuthDb, token: Option<&str>) -> Result<Vec<SessionEntr
 
 /// Ends one session: the caller's own, or anyone's with `manage_users`.
 /// Returns the session's owner.
-pub fn revoke_session(db: &AuthDb, token: Option<&str>, id: &str) -> Result<String, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn revoke_session<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    id: &str,
+) -> Result<String, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let owner = revoke(db, &caller, id, Family::Session, may_manage_users(&caller))?;
     tracing::info!(target: "plantdb_auth::audit", event = "session_revoked", user = %owner, by = %caller.username(), session = %id, "session revoked");
     Ok(owner)
@@ -146,19 +154,25 @@ fn api_token_entry(record: TokenRecord) -> ApiTokenEntry {
     };
     ApiTokenEntry {
         id: record.jti,
+        username: record.username,
         datasets,
         created_at: time(record.issued_at),
         expires_at: time(record.expires_at),
     }
 }
 
-/// The caller's live API tokens, oldest first.
-pub fn list_api_tokens(db: &AuthDb, token: Option<&str>) -> Result<Vec<ApiTokenEntry>, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+/// The caller's live API tokens, oldest first; every user's for the
+/// operator (the CLI's `token list`).
+pub fn list_api_tokens<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+) -> Result<Vec<ApiTokenEntry>, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let now = db.clock.now().timestamp();
+    let scope = (!caller.is_operator()).then(|| caller.username().as_str());
     Ok(db
         .sessions
-        .api_tokens(Some(caller.username().as_str()))
+        .api_tokens(scope)
         .into_iter()
         .filter(|r| r.expires_at >= now)
         .map(api_token_entry)
@@ -167,8 +181,12 @@ pub fn list_api_tokens(db: &AuthDb, token: Option<&str>) -> Result<Vec<ApiTokenE
 
 /// Revokes one API token: the caller's own, or anyone's for an admin.
 /// Returns the token's owner.
-pub fn revoke_api_token(db: &AuthDb, token: Option<&str>, id: &str) -> Result<String, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn revoke_api_token<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    id: &str,
+) -> Result<String, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let owner = revoke(db, &caller, id, Family::ApiToken, caller.user.is_admin())?;
     tracing::info!(target: "plantdb_auth::audit", event = "api_token_revoked", user = %owner, by = %caller.username(), id = %id, "API token revoked");
     Ok(owner)
@@ -236,7 +254,7 @@ mod tests {
         let alice = login(&db, "alice");
         login(&db, "bob");
         assert_eq!(
-            owners(&list_sessions(&db, Some(&alice)).unwrap()),
+            owners(&list_sessions(&db, Some(alice.as_str())).unwrap()),
             ["alice"]
         );
         let name = Username::parse("alice").unwrap();
@@ -249,10 +267,10 @@ mod tests {
                 .unwrap();
         };
         promote(Role::Admin);
-        assert_eq!(list_sessions(&db, Some(&alice)).unwrap().len(), 2);
+        assert_eq!(list_sessions(&db, Some(alice.as_str())).unwrap().len(), 2);
         promote(Role::Reader);
         assert_eq!(
-            owners(&list_sessions(&db, Some(&alice)).unwrap()),
+            owners(&list_sessions(&db, Some(alice.as_str())).unwrap()),
             ["alice"]
         );
     }
@@ -266,11 +284,13 @@ mod tests {
             .unwrap();
         clock.advance(Duration::seconds(120));
         let fresh = login(&db, "alice");
-        assert_eq!(list_sessions(&db, Some(&fresh)).unwrap().len(), 2);
-        assert!(list_api_tokens(&db, Some(&fresh)).unwrap().is_empty());
+        assert_eq!(list_sessions(&db, Some(fresh.as_str())).unwrap().len(), 2);
+        assert!(list_api_tokens(&db, Some(fresh.as_str()))
+            .unwrap()
+            .is_empty());
         clock.advance(Duration::seconds(86400 - 100));
         let fresh = login(&db, "alice");
-        assert_eq!(list_sessions(&db, Some(&fresh)).unwrap().len(), 2);
+        assert_eq!(list_sessions(&db, Some(fresh.as_str())).unwrap().len(), 2);
     }
 
     #[test]

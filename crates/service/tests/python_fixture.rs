@@ -99,7 +99,9 @@ fn test_now(users: &Value) -> DateTime<Utc> {
         .find(|(name, _)| name == "was.locked")
         .map(|(_, rec)| timestamp(&rec, "locked_until").unwrap())
         .unwrap();
-    Utc::now().max(was_locked + Duration::minutes(1))
+    let now = Utc::now().max(was_locked + Duration::minutes(1));
+    // users.json keeps microseconds, as Python does.
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap()
 }
 
 /// An `AuthDb` over `root`, built like `crates/server/src/database.rs`.

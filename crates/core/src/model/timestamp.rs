@@ -8,7 +8,11 @@ pub fn parse_py_datetime(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(aware) = DateTime::parse_from_rfc3339(raw) {
         return Some(aware.with_timezone(&Utc));
     }
-    let naive = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+    // `FromStr` is the `%Y-%m-%dT%H:%M:%S%.f` form with pre-built items:
+    // much cheaper than a format string (10k users = 30k timestamps at start).
+    let naive = raw
+        .parse::<NaiveDateTime>()
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f"))
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M"))
         .ok()?;

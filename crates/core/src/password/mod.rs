@@ -5,12 +5,18 @@
 //! use [`HashParams::default`] (the OWASP setting); a hash at other
 //! parameters is reported as needing a rehash after a successful check.
 
+mod memory;
+mod pacing;
 mod policy;
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
-};
+use std::sync::Arc;
 
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+
+use self::memory::BlockPool;
+
+pub use pacing::LoginPacer;
 pub use policy::{PasswordPolicy, PolicyViolation, CONTEXT_WORDS};
 
 /// Longest password we hash: longer ones are refused before any work.
@@ -78,6 +84,10 @@ impl Verification {
 pub struct PasswordHasher {
     params: HashParams,
     argon2: Argon2<'static>,
+    /// Working memory, reused across hashes (see `memory`).
+    pool: Arc<BlockPool>,
+    /// How long failed logins are held (see `pacing`), shared by clones.
+    pacer: Arc<LoginPacer>,
     /// A hash of a random password, verified when the user is unknown so
     /// that such logins cost the same as a wrong password.
     dummy_hash: String,
@@ -85,15 +95,37 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: HashParams) -> Result<Self, PasswordError> {
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
-        let mut hasher = PasswordHasher {
+        let argon2_params = params.to_argon2()?;
+        let pool = BlockPool::new(argon2_params.block_count());
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params);
+        // A random output under a random salt: no password gives it, and
+        // checking against it costs a full Argon2 run, yet making it costs
+        // none (it used to be a real hash: one Argon2 run at every start).
+        let random_output: [u8; 32] = rand::random();
+        let dummy_hash = phc_string(&argon2, &rand::random::<[u8; 16]>(), &random_output)?;
+        Ok(PasswordHasher {
             params,
             argon2,
-            dummy_hash: String::new(),
-        };
-        let random: [u8; 16] = rand::random();
-        hasher.dummy_hash = hasher.hash_bytes(&random)?;
-        Ok(hasher)
+            pool,
+            pacer: Arc::new(LoginPacer::default()),
+            dummy_hash,
+        })
+    }
+
+    pub fn pacer(&self) -> &LoginPacer {
+        &self.pacer
+    }
+
+    /// Times one verification at each of `params` (those of the stored
+    /// hashes) and raises the pacer's floor to the slowest.
+    pub fn calibrate_pacer(&self, params: &[HashParams]) -> Result<(), PasswordError> {
+        for p in params {
+            let probe = PasswordHasher::new(*p)?;
+            let started = std::time::Instant::now();
+            probe.verify_dummy("calibration");
+            self.pacer.calibrate(started.elapsed());
+        }
+        Ok(())
     }
 
     pub fn params(&self) -> HashParams {
@@ -106,26 +138,41 @@ impl PasswordHasher {
     }
 
     fn hash_bytes(&self, password: &[u8]) -> Result<String, PasswordError> {
-        self.argon2
-            .hash_password(password)
-            .map(|h| h.to_string())
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+        let salt: [u8; 16] = rand::random();
+        let mut out = [0u8; 32];
+        self.compute(&self.argon2, password, &salt, &mut out)
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        phc_string(&self.argon2, &salt, &out)
+    }
+
+    /// Argon2 into `out`, in pooled working memory.
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let blocks = argon2.params().block_count();
+        self.pool.with_blocks(blocks, |memory| {
+            argon2.hash_password_into_with_memory(password, salt, out, memory)
+        })
     }
 
     /// Checks `password` exactly as given (never trimmed). A stored hash that
     /// cannot be parsed is a mismatch: the account cannot log in until an
-    /// admin resets its password, and the caller logs why.
+    /// admin resets its password, and the caller logs why. Parameters,
+    /// algorithm and version are the stored hash's own.
     pub fn verify(&self, password: &str, phc: &str) -> Verification {
-        let Ok(parsed) = PasswordHash::new(phc) else {
+        let checked = PasswordHash::new(phc)
+            .ok()
+            .and_then(|parsed| Some((self.matches(password.as_bytes(), &parsed)?, parsed)));
+        let Some((matched, parsed)) = checked else {
             // Same cost as a real check, so a broken hash is not observable.
             self.verify_dummy(password);
             return Verification::Mismatch;
         };
-        if self
-            .argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        if !matched {
             return Verification::Mismatch;
         }
         if self.needs_rehash(&parsed) {
@@ -135,10 +182,28 @@ impl PasswordHasher {
         }
     }
 
+    /// Whether `password` gives the stored output; `None` (no work done)
+    /// if the hash is not one we can compute.
+    fn matches(&self, password: &[u8], parsed: &PasswordHash) -> Option<bool> {
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return None;
+        };
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::default(),
+        };
+        let argon2 = Argon2::new(algorithm, version, Params::try_from(parsed).ok()?);
+        let mut out = vec![0u8; expected.len()];
+        self.compute(&argon2, password, salt, &mut out).ok()?;
+        // `Output`'s equality is constant-time.
+        Some(Output::new(&out).is_ok_and(|computed| &computed == expected))
+    }
+
     /// Spends the same work as a real verification, for unknown users.
     pub fn verify_dummy(&self, password: &str) {
         if let Ok(parsed) = PasswordHash::new(&self.dummy_hash) {
-            let _ = self.argon2.verify_password(password.as_bytes(), &parsed);
+            let _ = self.matches(password.as_bytes(), &parsed);
         }
     }
 
@@ -156,6 +221,32 @@ impl PasswordHasher {
             Err(_) => true,
         }
     }
+}
+
+/// The Argon2 cost parameters of a stored PHC string, if it is one.
+pub fn hash_params_of(phc: &str) -> Option<HashParams> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    let p = Params::try_from(&parsed).ok()?;
+    Some(HashParams {
+        m_cost: p.m_cost(),
+        t_cost: p.t_cost(),
+        p_cost: p.p_cost(),
+    })
+}
+
+/// The PHC string of an Argon2id output at `argon2`'s parameters.
+fn phc_string(argon2: &Argon2<'_>, salt: &[u8], output: &[u8]) -> Result<String, PasswordError> {
+    fn hash_error(e: impl std::fmt::Display) -> PasswordError {
+        PasswordError::Hash(e.to_string())
+    }
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(hash_error)?,
+        salt: Some(Salt::new(salt).map_err(hash_error)?),
+        hash: Some(Output::new(output).map_err(hash_error)?),
+    };
+    Ok(phc.to_string())
 }
 
 #[cfg(test)]

@@ -150,6 +150,13 @@ impl SessionStore for SqliteSessionStore {
                 SessionChange::RemoveFamily(family) => {
                     tx.execute("DELETE FROM tokens WHERE family = ?1", params![family])
                 }
+                SessionChange::RemoveUser(user) => {
+                    tx.execute("DELETE FROM tokens WHERE username = ?1", params![user])
+                }
+                SessionChange::RemoveFamilyAccess(family) => tx.execute(
+                    "DELETE FROM tokens WHERE family = ?1 AND kind = ?2",
+                    params![family, TokenKind::Access.as_str()],
+                ),
                 SessionChange::PurgeExpired(now) => {
                     tx.execute("DELETE FROM tokens WHERE expires_at < ?1", params![now])
                 }

@@ -39,6 +39,11 @@ pub enum SessionChange {
     ClaimRefresh(String),
     Remove(String),
     RemoveFamily(String),
+    /// Every token of a user, including those another instance issued that
+    /// this one has not heard of yet.
+    RemoveUser(String),
+    /// The access tokens of a family (its refresh tokens stay).
+    RemoveFamilyAccess(String),
     /// Drop every token whose `expires_at` is before this time.
     PurgeExpired(i64),
 }
@@ -48,9 +53,12 @@ pub trait SessionStore: Send + Sync {
     /// Applies all changes in one transaction; durable when `Ok`.
     fn apply(&self, changes: &[SessionChange]) -> Result<(), StoreError>;
 
-    /// Registers where changes committed by *other* processes sharing this
-    /// store are delivered. Once this returns, no such change is missed.
-    /// A store only this process writes to has nothing to deliver.
+    /// Registers where the batches committed to a store shared with other
+    /// processes are delivered, in commit order (this process's own ones
+    /// may come too: changes are idempotent, and replaying them in commit
+    /// order is what keeps overlapping changes consistent). Once this
+    /// returns, no batch is missed. A store only this process writes to has
+    /// nothing to deliver.
     fn subscribe(&self, _sink: Arc<dyn SessionSink>) -> Result<(), StoreError> {
         Ok(())
     }
@@ -66,7 +74,7 @@ pub trait SessionStore: Send + Sync {
 
 /// Receives what other instances did to a shared session store.
 pub trait SessionSink: Send + Sync {
-    /// A batch another instance committed; batches arrive in commit order.
+    /// A committed batch; batches arrive in commit order.
     fn apply_remote(&self, changes: &[SessionChange]);
     /// The feed was interrupted and may have missed changes: replace the
     /// whole state with what `load` returns (called with local writes held).
@@ -117,6 +125,10 @@ pub(crate) fn apply_to_map(map: &mut HashMap<String, TokenRecord>, changes: &[Se
                 map.remove(jti);
             }
             SessionChange::RemoveFamily(family) => map.retain(|_, r| &r.family != family),
+            SessionChange::RemoveUser(user) => map.retain(|_, r| &r.username != user),
+            SessionChange::RemoveFamilyAccess(family) => {
+                map.retain(|_, r| !(&r.family == family && r.kind == TokenKind::Access))
+            }
             SessionChange::PurgeExpired(now) => map.retain(|_, r| r.expires_at >= *now),
         }
     }

@@ -1,5 +1,7 @@
 //! `/api/v1/auth/...` and the legacy root routes.
 
+use std::time::Instant;
+
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -60,10 +62,21 @@ pub async fn login(State(state): State<AppState>, body: JsonBody) -> Answer {
         );
     };
     let (username, password) = (username.to_string(), password.to_string());
-    let result = state
-        .hashing(move |db| service::authenticate_user(db, &username, &password))
-        .await?
-        .map_err(|e| ApiError::from(e).with("authenticated", json!(false)))?;
+    let (outcome, started) = state
+        .hashing(move |db| {
+            let started = Instant::now();
+            (
+                service::authenticate_user(db, &username, &password),
+                started,
+            )
+        })
+        .await?;
+    if matches!(outcome, Err(AuthError::InvalidCredentials)) {
+        // Every failure takes as long as the slowest real one: see pacing.
+        let floor = service::failed_login_duration(&state.db);
+        tokio::time::sleep_until((started + floor).into()).await;
+    }
+    let result = outcome.map_err(|e| ApiError::from(e).with("authenticated", json!(false)))?;
     Ok(Json(json!({
         "message": "Login successful",
         "user": result.user,
@@ -101,7 +114,11 @@ pub async fn register(
 pub async fn logout(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let username = state
         .blocking(move |db| service::logout_user(db, bearer.as_deref()))
-        .await??;
+        .await?
+        .map_err(|e| match e {
+            AuthError::Token(_) => ApiError::from(e).prefixed("Logout failed: "),
+            other => ApiError::from(other),
+        })?;
     Ok(Json(json!({"message": format!("Logout successful from {username}")})).into_response())
 }
 
@@ -117,14 +134,21 @@ pub async fn token_refresh(
     Extension(gen): Extension<Generation>,
     body: JsonBody,
 ) -> Answer {
-    let token = text(body.get("refresh_token"));
+    let token = match body.get("refresh_token") {
+        Some(v) if !v.is_string() && !v.is_null() => {
+            return Err(ApiError::bad_request(
+                "Field 'refresh_token' must be a string",
+            ));
+        }
+        v => text(v),
+    };
     let pair = state
         .blocking(move |db| service::refresh_token(db, token.as_deref()))
         .await?
         .map_err(|e| match (e, gen) {
             // plantdb-server 0.17 answers 401 for a missing token, 0.15 answers 400.
             (AuthError::MissingField(m), Generation::Current) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", m)
+                ApiError::new(StatusCode::UNAUTHORIZED, "missing_field", m)
             }
             (AuthError::Token(t), _) => {
                 ApiError::from(AuthError::Token(t)).prefixed("Invalid or expired refresh token: ")

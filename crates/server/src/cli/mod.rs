@@ -2,7 +2,12 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod admin;
+pub mod group;
 pub mod migrate;
+mod password;
+pub mod session;
+pub mod user;
 
 use crate::settings::ServeArgs;
 
@@ -24,4 +29,12 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Copy users, groups, API tokens and the signing key between an FSDB directory and PostgreSQL.
     Migrate(migrate::MigrateArgs),
+    /// Manage user accounts on a database no server is running on.
+    User(user::UserArgs),
+    /// Manage the groups scans are shared with.
+    Group(group::GroupArgs),
+    /// List or end login sessions.
+    Session(session::SessionArgs),
+    /// List or revoke API tokens.
+    Token(session::TokenArgs),
 }

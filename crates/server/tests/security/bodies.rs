@@ -5,7 +5,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, raw_status, Options, Reply, Server};
+use crate::helpers::{assert_error, Options, Reply, Server};
+use crate::wire::raw_status;
 
 /// The body limit (contract: 64 KiB).
 const LIMIT: usize = 64 * 1024;

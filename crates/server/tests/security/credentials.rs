@@ -7,9 +7,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    assert_error, assert_safe, new_db_dir, username_query, users_in_file, Options, Server,
-    STRONG_PW,
+    assert_error, assert_safe, new_db_dir, users_in_file, Options, Server, STRONG_PW,
 };
+use crate::wire::username_query;
 
 fn bad_usernames() -> Vec<String> {
     let mut names: Vec<String> = [

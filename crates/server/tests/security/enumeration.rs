@@ -8,7 +8,8 @@ use reqwest::Method;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::helpers::{assert_error, username_query, Options, Server, HEAVY};
+use crate::helpers::{assert_error, Options, Server, HEAVY};
+use crate::wire::username_query;
 
 /// At least 30 of each kind, as the issue asks.
 const SAMPLES: usize = 40;
@@ -57,13 +58,14 @@ async fn measure(server: &Server, user: &str) -> (Duration, Duration) {
     (median(&mut unknown), median(&mut wrong))
 }
 
-async fn assert_same_cost(server: &Server, user: &str) {
+async fn assert_same_cost(server: &Server, user: &str, label: &str) {
     // Warm up connections, caches and the blocking pool.
     measure_once_quietly(server, user).await;
     let mut seen = Vec::new();
     for _ in 0..ATTEMPTS {
         let (unknown, wrong) = measure(server, user).await;
         let ratio = unknown.max(wrong).as_secs_f64() / unknown.min(wrong).as_secs_f64();
+        eprintln!("{label}: unknown user {unknown:?}, wrong password {wrong:?} (x{ratio:.2})");
         if ratio <= TOLERANCE {
             return;
         }
@@ -85,7 +87,7 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
     let _heavy = HEAVY.lock().await;
     // No lockout: every wrong password takes the slowest path (counted and saved).
     let server = Server::start(Options::test_mode().args(&["--max-failed-attempts", "100000"]));
-    assert_same_cost(&server, "guest").await;
+    assert_same_cost(&server, "guest", "wrong password").await;
 }
 
 #[tokio::test]
@@ -93,7 +95,7 @@ async fn unknown_users_cost_the_same_as_locked_accounts() {
     let _heavy = HEAVY.lock().await;
     let server = Server::start(Options::test_mode());
     // The default lockout locks guest after the warm-up's failures.
-    assert_same_cost(&server, "guest").await;
+    assert_same_cost(&server, "guest", "locked account").await;
 }
 
 /// Users migrated from the Python server keep argon2-cffi's costlier
@@ -104,7 +106,7 @@ async fn unknown_users_cost_the_same_as_users_with_python_hashes() {
     let dir = python_fixture_db();
     let opts = Options::on_db(dir.path()).args(&["--max-failed-attempts", "100000"]);
     let server = Server::start(opts);
-    assert_same_cost(&server, "rita.reader").await;
+    assert_same_cost(&server, "rita.reader", "Python hash").await;
 }
 
 #[tokio::test]

@@ -20,3 +20,4 @@ mod key_headers;
 mod lockout;
 mod rate_limits;
 mod tokens;
+mod wire;

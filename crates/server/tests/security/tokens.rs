@@ -9,7 +9,8 @@ use crate::forge::{
     b64, forge, hs512_header, server_key, sign_text, signature_of, signing_input, with,
     ATTACKER_KEY,
 };
-use crate::helpers::{assert_error, raw_status, Options};
+use crate::helpers::{assert_error, Options};
+use crate::wire::raw_status;
 
 fn unsigned(header: &Value, claims: &Value, signature: &str) -> String {
     let input = signing_input(&header.to_string(), &claims.to_string());

@@ -5,7 +5,7 @@
 use plantdb_auth_core::model::{Group, GroupName, Permission, Username};
 
 use super::{denied, iso, require};
-use crate::caller::{authenticate, Caller, ACCESS_ONLY, ACCESS_OR_API};
+use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY, ACCESS_OR_API};
 use crate::{AuthDb, AuthError};
 
 /// Longest group description we store.
@@ -41,6 +41,11 @@ pub struct GroupPayload {
     pub name: Option<String>,
     pub description: Option<String>,
     pub users: Option<Vec<String>>,
+    /// Who creates the group (and so always stays a member). Never read
+    /// from a request: an account creates groups as itself; the operator,
+    /// who is no account, must name one.
+    #[serde(skip)]
+    pub creator: Option<String>,
 }
 
 /// `POST /groups/{g}/members`.
@@ -83,6 +88,28 @@ fn check_description(text: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// The caller, or for the operator the account it names.
+fn creator(db: &AuthDb, caller: &Caller, payload: &GroupPayload) -> Result<Username, AuthError> {
+    match (&payload.creator, caller.is_operator()) {
+        (None, false) => Ok(caller.username().clone()),
+        (None, true) => Err(AuthError::MissingField(
+            "Missing required field: creator (the operator is no account: name the user who creates the group)".into(),
+        )),
+        (Some(raw), true) => existing_user(db, raw),
+        (Some(raw), false) => {
+            let user = existing_user(db, raw)?;
+            if &user == caller.username() {
+                return Ok(user);
+            }
+            Err(denied(
+                caller,
+                "creating groups",
+                "Permission denied: a group is created by the caller, not on behalf of another user".into(),
+            ))
+        }
+    }
+}
+
 fn require_membership_rights(caller: &Caller, group: &Group) -> Result<(), AuthError> {
     if caller.user.has_permission(Permission::ManageGroups) || group.has_member(caller.username()) {
         return Ok(());
@@ -98,25 +125,33 @@ fn require_membership_rights(caller: &Caller, group: &Group) -> Result<(), AuthE
 }
 
 /// Every group, by name; any authenticated user.
-pub fn list_groups(db: &AuthDb, token: Option<&str>) -> Result<Vec<GroupView>, AuthError> {
-    authenticate(db, token, ACCESS_OR_API)?;
+pub fn list_groups<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+) -> Result<Vec<GroupView>, AuthError> {
+    authenticate(db, credentials, ACCESS_OR_API)?;
     let mut groups = db.groups.list()?;
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(groups.iter().map(GroupView::from).collect())
 }
 
-pub fn get_group(db: &AuthDb, token: Option<&str>, name: &str) -> Result<GroupView, AuthError> {
-    authenticate(db, token, ACCESS_OR_API)?;
+pub fn get_group<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    name: &str,
+) -> Result<GroupView, AuthError> {
+    authenticate(db, credentials, ACCESS_OR_API)?;
     Ok(GroupView::from(&find_group(db, name)?))
 }
 
-/// Creates a group with the caller as its first member; needs `manage_groups`.
-pub fn create_group(
+/// Creates a group with its creator (the caller, or the account the
+/// operator names) as its first member; needs `manage_groups`.
+pub fn create_group<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     payload: &GroupPayload,
 ) -> Result<GroupView, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     require(&caller, Permission::ManageGroups, "creating groups")?;
     let raw = payload
         .name
@@ -135,7 +170,7 @@ pub fn create_group(
         .collect::<Result<Vec<Username>, AuthError>>()?;
     let group = Group::new(
         name,
-        caller.username().clone(),
+        creator(db, &caller, payload)?,
         payload.description.clone(),
         members,
         db.clock.now(),
@@ -147,8 +182,12 @@ pub fn create_group(
 
 /// Deletes a group; needs `manage_groups`. Scans still naming it in their
 /// `sharing` simply stop matching anyone.
-pub fn delete_group(db: &AuthDb, token: Option<&str>, name: &str) -> Result<GroupName, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn delete_group<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    name: &str,
+) -> Result<GroupName, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     require(&caller, Permission::ManageGroups, "deleting groups")?;
     let group = find_group(db, name)?;
     db.groups.delete(&group.name)?;
@@ -157,13 +196,13 @@ pub fn delete_group(db: &AuthDb, token: Option<&str>, name: &str) -> Result<Grou
 }
 
 /// Adds an existing user to a group (no change if already a member).
-pub fn add_group_member(
+pub fn add_group_member<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     name: &str,
     payload: &MemberPayload,
 ) -> Result<GroupView, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let group = find_group(db, name)?;
     require_membership_rights(&caller, &group)?;
     let raw = payload
@@ -178,13 +217,13 @@ pub fn add_group_member(
 }
 
 /// Removes a member; the creator stays (contract: always a member).
-pub fn remove_group_member(
+pub fn remove_group_member<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     name: &str,
     username: &str,
 ) -> Result<GroupView, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let group = find_group(db, name)?;
     require_membership_rights(&caller, &group)?;
     let not_member = || {

@@ -6,7 +6,7 @@ use plantdb_auth_core::password::MAX_PASSWORD_BYTES;
 use super::users::{find, is_self};
 use super::{require, require_rank_over};
 use crate::auth::check_new_password;
-use crate::caller::{authenticate, ACCESS_ONLY};
+use crate::caller::{authenticate, Credentials, ACCESS_ONLY};
 use crate::{AuthDb, AuthError};
 
 /// `POST /users/{u}/password`.
@@ -58,13 +58,13 @@ fn verify_current(db: &AuthDb, user: &User, given: Option<&str>) -> Result<(), A
 /// with `manage_users` (a reset). Either way the policy applies and every
 /// session and API token of the account ends, the caller's included: a
 /// password change is what one does after a suspected compromise.
-pub fn change_password(
+pub fn change_password<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     username: &str,
     body: &PasswordChange,
 ) -> Result<PasswordChanged, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let own = is_self(&caller, username);
     let target = if own {
         caller.user.clone()

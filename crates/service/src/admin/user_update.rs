@@ -7,7 +7,7 @@ use plantdb_auth_core::model::{Permission, Role, User};
 use super::users::{find, refuse_last_admin, UserView};
 use super::{denied, require, require_rank_over};
 use crate::auth::check_fullname;
-use crate::caller::{authenticate, Caller, ACCESS_ONLY};
+use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY};
 use crate::{AuthDb, AuthError};
 
 /// `PATCH /users/{u}`: absent (or null) fields are left alone.
@@ -155,13 +155,13 @@ fn audit_change(caller: &Caller, before: &User, after: &User, change: &Change) {
 
 /// Changes an account; needs `manage_users` and a rank at least the
 /// target's. Deactivation ends the account's sessions and API tokens.
-pub fn update_user(
+pub fn update_user<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     username: &str,
     patch: &UserPatch,
 ) -> Result<UserView, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     require(&caller, Permission::ManageUsers, "changing users")?;
     let change = Change::parse(patch)?;
     let target = find(db, username)?;

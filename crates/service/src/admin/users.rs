@@ -6,7 +6,7 @@ use plantdb_auth_core::model::{Permission, User, Username};
 use plantdb_auth_core::rbac::GUEST_USERNAME;
 
 use super::{iso, require, require_rank_over};
-use crate::caller::{authenticate, Caller, ACCESS_ONLY, ACCESS_OR_API};
+use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY, ACCESS_OR_API};
 use crate::{AuthDb, AuthError};
 
 /// A user as clients see it: never the hash, never the failure counter.
@@ -52,8 +52,9 @@ pub(super) fn find(db: &AuthDb, raw: &str) -> Result<User, AuthError> {
     db.users.get(&name)?.ok_or_else(|| not_found(raw))
 }
 
+/// The operator is nobody's self, even of an account named like it.
 pub(super) fn is_self(caller: &Caller, raw: &str) -> bool {
-    Username::parse(raw).is_ok_and(|n| &n == caller.username())
+    !caller.is_operator() && Username::parse(raw).is_ok_and(|n| &n == caller.username())
 }
 
 fn active_admins(db: &AuthDb) -> Result<usize, AuthError> {
@@ -83,8 +84,11 @@ pub fn current_user(db: &AuthDb, token: Option<&str>) -> Result<UserView, AuthEr
 }
 
 /// Every account, by username; needs `manage_users`.
-pub fn list_users(db: &AuthDb, token: Option<&str>) -> Result<Vec<UserView>, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn list_users<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+) -> Result<Vec<UserView>, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     require(&caller, Permission::ManageUsers, "listing users")?;
     let now = db.clock.now();
     let mut users = db.users.list()?;
@@ -93,8 +97,12 @@ pub fn list_users(db: &AuthDb, token: Option<&str>) -> Result<Vec<UserView>, Aut
 }
 
 /// One account: one's own, or anyone's with `manage_users`.
-pub fn get_user(db: &AuthDb, token: Option<&str>, username: &str) -> Result<UserView, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn get_user<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    username: &str,
+) -> Result<UserView, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     if !is_self(&caller, username) {
         require(
             &caller,
@@ -108,12 +116,12 @@ pub fn get_user(db: &AuthDb, token: Option<&str>, username: &str) -> Result<User
 /// Deletes an account, its sessions and API tokens, and its group
 /// memberships (so that a new account of the same name inherits nothing).
 /// `guest` and the last active admin cannot be deleted.
-pub fn delete_user(
+pub fn delete_user<'a>(
     db: &AuthDb,
-    token: Option<&str>,
+    credentials: impl Into<Credentials<'a>>,
     username: &str,
 ) -> Result<Username, AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     require(&caller, Permission::ManageUsers, "deleting users")?;
     let target = find(db, username)?;
     if target.username.as_str() == GUEST_USERNAME {

@@ -1,10 +1,16 @@
 //! A [`Table`] mirrored in one JSON file: reads from memory, writes through
 //! the file first.
+//!
+//! Readers never wait for the disk: a write builds the next table and makes
+//! it durable while readers keep using the current one, then swaps it in
+//! under a lock held only for the swap. (Token validation reads the user
+//! store on every request; with one mutex over both, every login's
+//! serialise-write-fsync of users.json stalled all validations.)
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
 use super::atomic::{read_json, to_python_json, write_atomic};
@@ -30,9 +36,11 @@ type TableOf<C> = Table<<C as Codec>::Item, <C as Codec>::Opaque>;
 
 pub(super) struct JsonTable<C: Codec> {
     path: PathBuf,
+    /// The committed table, what readers see.
+    table: RwLock<Arc<TableOf<C>>>,
     /// Held across read-modify-write so that writers in this process never
     /// interleave; the advisory lock keeps other processes out.
-    table: Mutex<TableOf<C>>,
+    writer: Mutex<()>,
     _lock: Arc<DbLock>,
 }
 
@@ -46,7 +54,8 @@ impl<C: Codec> JsonTable<C> {
         };
         Ok(JsonTable {
             path,
-            table: Mutex::new(table),
+            table: RwLock::new(Arc::new(table)),
+            writer: Mutex::new(()),
             _lock: lock,
         })
     }
@@ -56,21 +65,27 @@ impl<C: Codec> JsonTable<C> {
     }
 
     pub(super) fn get(&self, key: &Key<C>) -> Option<C::Item> {
-        self.table.lock().get(key).cloned()
+        self.table.read().get(key).cloned()
     }
 
     pub(super) fn list(&self) -> Vec<C::Item> {
-        self.table.lock().known().cloned().collect()
+        self.table.read().known().cloned().collect()
+    }
+
+    /// The committed table, for a writer holding `writer`.
+    fn current(&self) -> Arc<TableOf<C>> {
+        Arc::clone(&self.table.read())
     }
 
     pub(super) fn create(&self, item: C::Item) -> Result<(), StoreError> {
-        let mut table = self.table.lock();
+        let _writer = self.writer.lock();
+        let table = self.current();
         if table.contains(item.key()) {
             return Err(C::exists_error(item.key()));
         }
-        let mut next = table.clone();
+        let mut next = TableOf::<C>::clone(&table);
         next.upsert(item);
-        self.commit(&mut table, next)
+        self.commit(next)
     }
 
     pub(super) fn update(
@@ -78,7 +93,8 @@ impl<C: Codec> JsonTable<C> {
         key: &Key<C>,
         edit: &mut dyn FnMut(&mut C::Item) -> Result<(), StoreError>,
     ) -> Result<C::Item, StoreError> {
-        let mut table = self.table.lock();
+        let _writer = self.writer.lock();
+        let table = self.current();
         let mut edited = table
             .get(key)
             .cloned()
@@ -87,34 +103,32 @@ impl<C: Codec> JsonTable<C> {
         if edited.key() != key {
             return Err(key_changed(key, edited.key()));
         }
-        let mut next = table.clone();
+        let mut next = TableOf::<C>::clone(&table);
         next.upsert(edited.clone());
-        self.commit(&mut table, next)?;
+        self.commit(next)?;
         Ok(edited)
     }
 
     pub(super) fn delete(&self, key: &Key<C>) -> Result<(), StoreError> {
-        let mut table = self.table.lock();
+        let _writer = self.writer.lock();
+        let table = self.current();
         if table.get(key).is_none() {
             return Err(C::not_found_error(key));
         }
-        let mut next = table.clone();
+        let mut next = TableOf::<C>::clone(&table);
         next.remove(key);
-        self.commit(&mut table, next)
+        self.commit(next)
     }
 
     /// Memory changes only after the file write succeeded, so a failed write
-    /// leaves memory equal to disk.
-    fn commit(
-        &self,
-        current: &mut MutexGuard<'_, TableOf<C>>,
-        next: TableOf<C>,
-    ) -> Result<(), StoreError> {
+    /// leaves memory equal to disk. The caller holds `writer`; readers go on
+    /// reading the current table meanwhile.
+    fn commit(&self, next: TableOf<C>) -> Result<(), StoreError> {
         let text = to_python_json(&C::encode(&next)).map_err(|e| {
             StoreError::Backend(format!("cannot serialise {}: {e}", self.path.display()))
         })?;
         write_atomic(&self.path, text.as_bytes())?;
-        **current = next;
+        *self.table.write() = Arc::new(next);
         Ok(())
     }
 }

@@ -4,13 +4,15 @@
 //! in-memory index, so validation (the hot path) never touches the disk
 //! and a token a client holds was durable before the client got it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use parking_lot::Mutex;
 
 use super::claims::{Claims, TokenKind, AUDIENCE, ISSUER};
 use super::error::{SessionError, TokenError};
@@ -19,6 +21,8 @@ use super::keys::SigningKey;
 use super::store::{apply_to_map, SessionChange, SessionStore, TokenRecord};
 use crate::clock::Clock;
 use crate::store::StoreError;
+
+mod listing;
 
 /// Tokens longer than this are refused before any decoding work.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -78,6 +82,10 @@ pub struct SessionManager {
     shared: Arc<SessionIndex>,
     clock: Arc<dyn Clock>,
     config: SessionConfig,
+    /// Login order of the sessions started here: `started_at` has whole
+    /// seconds, and the cap must end the oldest even within one second.
+    login_order: Mutex<HashMap<String, u64>>,
+    logins: AtomicU64,
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -129,6 +137,8 @@ impl SessionManager {
             shared,
             clock,
             config,
+            login_order: Mutex::new(HashMap::new()),
+            logins: AtomicU64::new(1),
         })
     }
 
@@ -223,6 +233,8 @@ impl SessionManager {
         changes.push(SessionChange::Insert(access));
         changes.push(SessionChange::Insert(refresh));
         self.commit(&changes)?;
+        let seq = self.logins.fetch_add(1, Ordering::Relaxed);
+        self.login_order.lock().insert(pair.session_id.clone(), seq);
         Ok(pair)
     }
 
@@ -232,7 +244,16 @@ impl SessionManager {
         if sessions.len() <= keep {
             return Vec::new();
         }
-        sessions.sort_by_key(|s| (s.started_at, s.id.clone()));
+        let order = self.login_order.lock();
+        // Sessions loaded from the store (seq 0) predate those started here.
+        sessions.sort_by_key(|s| {
+            (
+                s.started_at,
+                order.get(&s.id).copied().unwrap_or(0),
+                s.id.clone(),
+            )
+        });
+        drop(order);
         let excess = sessions.len() - keep;
         sessions
             .into_iter()
@@ -331,17 +352,12 @@ impl SessionManager {
             refresh_token: self.sign(&refresh)?,
             session_id: old.family.clone(),
         };
-        let mut changes = vec![SessionChange::ClaimRefresh(old.jti.clone())];
-        changes.extend(
-            self.shared
-                .tokens
-                .read()
-                .values()
-                .filter(|r| r.family == old.family && r.kind == TokenKind::Access)
-                .map(|r| SessionChange::Remove(r.jti.clone())),
-        );
-        changes.push(SessionChange::Insert(access));
-        changes.push(SessionChange::Insert(refresh));
+        let changes = [
+            SessionChange::ClaimRefresh(old.jti.clone()),
+            SessionChange::RemoveFamilyAccess(old.family.clone()),
+            SessionChange::Insert(access),
+            SessionChange::Insert(refresh),
+        ];
         match self.commit(&changes) {
             // Another instance rotated or revoked it first: as above.
             Err(SessionError::Store(StoreError::ClaimLost { reused, .. })) => {
@@ -389,95 +405,6 @@ impl SessionManager {
         let _guard = self.shared.write.lock();
         self.commit(&[SessionChange::Insert(record.clone())])?;
         Ok((token, record))
-    }
-
-    /// Live login sessions (not API tokens), of one user or of everyone.
-    pub fn sessions(&self, username: Option<&str>) -> Vec<SessionInfo> {
-        let index = self.shared.tokens.read();
-        let mut by_family: BTreeMap<&str, SessionInfo> = BTreeMap::new();
-        let live = index.values().filter(|r| {
-            r.kind != TokenKind::Api && !r.used && username.is_none_or(|u| r.username == u)
-        });
-        for r in live {
-            let entry = by_family.entry(&r.family).or_insert_with(|| SessionInfo {
-                id: r.family.clone(),
-                username: r.username.clone(),
-                started_at: r.started_at,
-                expires_at: r.expires_at,
-            });
-            entry.expires_at = entry.expires_at.max(r.expires_at);
-        }
-        by_family.into_values().collect()
-    }
-
-    /// Live API tokens, of one user or of everyone.
-    pub fn api_tokens(&self, username: Option<&str>) -> Vec<TokenRecord> {
-        let mut out: Vec<TokenRecord> = self
-            .shared
-            .tokens
-            .read()
-            .values()
-            .filter(|r| r.kind == TokenKind::Api && username.is_none_or(|u| r.username == u))
-            .cloned()
-            .collect();
-        out.sort_by_key(|r| (r.issued_at, r.jti.clone()));
-        out
-    }
-
-    /// Looks up any live family (session or API token) by id.
-    pub fn family_owner(&self, family: &str) -> Option<(String, TokenKind)> {
-        self.shared
-            .tokens
-            .read()
-            .values()
-            .find(|r| r.family == family && !r.used)
-            .map(|r| (r.username.clone(), r.kind))
-    }
-
-    /// Ends one session or API token by id; false if it did not exist.
-    pub fn revoke_family(&self, family: &str) -> Result<bool, SessionError> {
-        let _guard = self.shared.write.lock();
-        if self.family_owner(family).is_none() {
-            return Ok(false);
-        }
-        self.commit(&[SessionChange::RemoveFamily(family.to_string())])?;
-        Ok(true)
-    }
-
-    /// Ends every session and API token of `username`; returns how many.
-    pub fn revoke_user(&self, username: &str) -> Result<usize, SessionError> {
-        let _guard = self.shared.write.lock();
-        let mut families: Vec<String> = self
-            .shared
-            .tokens
-            .read()
-            .values()
-            .filter(|r| r.username == username)
-            .map(|r| r.family.clone())
-            .collect();
-        families.sort();
-        families.dedup();
-        let changes: Vec<SessionChange> = families
-            .iter()
-            .cloned()
-            .map(SessionChange::RemoveFamily)
-            .collect();
-        self.commit(&changes)?;
-        Ok(families.len())
-    }
-
-    /// Drops expired tokens from the store and the index.
-    pub fn purge_expired(&self) -> Result<usize, SessionError> {
-        let _guard = self.shared.write.lock();
-        let cutoff = self.now() - self.config.leeway;
-        let before = self.shared.tokens.read().len();
-        self.commit(&[SessionChange::PurgeExpired(cutoff)])?;
-        Ok(before.saturating_sub(self.shared.tokens.read().len()))
-    }
-
-    /// Number of tokens in the index (live and rotated-but-unexpired).
-    pub fn token_count(&self) -> usize {
-        self.shared.tokens.read().len()
     }
 }
 
