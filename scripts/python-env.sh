@@ -56,8 +56,10 @@ fi
 vpy="$venv/bin/python"
 py_ok "$vpy" || die "$venv exists but its python is not >=3.10,<3.13; remove it or set PLANTDB_VENV"
 
-pkgs=("plantdb.commons==$PLANTDB_VERSION" "plantdb.client==$PLANTDB_VERSION")
-[ "$with_server" = 1 ] && pkgs+=("plantdb.server==$PLANTDB_VERSION")
+# plantdb-client imports pybase64 without declaring it (plantdb-server
+# brings it): install it explicitly. Dashed names: pip and importlib accept them.
+pkgs=("plantdb-commons==$PLANTDB_VERSION" "plantdb-client==$PLANTDB_VERSION" "pybase64==1.5.1")
+[ "$with_server" = 1 ] && pkgs+=("plantdb-server==$PLANTDB_VERSION")
 
 # Skip pip entirely (no network) when the pinned distributions are already there.
 if ! "$vpy" - "${pkgs[@]}" <<'EOF' >/dev/null 2>&1
@@ -77,7 +79,7 @@ then
     pip_args=(-q --disable-pip-version-check --no-input)
     [ -f "$constraints" ] && pip_args+=(-c "$constraints")
     # PyPI spells them plantdb-commons etc.; pip normalises '.' and '-'.
-    PIP_NO_WARN_SCRIPT_LOCATION=1 "$vpy" -m pip install "${pip_args[@]}" "${pkgs[@]/./-}" >&2 \
+    PIP_NO_WARN_SCRIPT_LOCATION=1 "$vpy" -m pip install "${pip_args[@]}" "${pkgs[@]}" >&2 \
         || die "pip install ${pkgs[*]} into $venv failed"
 fi
 

@@ -12,4 +12,4 @@ if [ -z "${PLANTDB_TEST_POSTGRES:-}" ]; then
     echo "PostgreSQL tests: skipped (set PLANTDB_TEST_POSTGRES=postgres://... to run them;" \
          "'bash scripts/pg-test-cluster.sh start' starts a throw-away server and prints its URL)" >&2
 fi
-exec cargo test --workspace "$@"
+exec cargo test --workspace --no-fail-fast "$@"
