@@ -27,10 +27,17 @@ pub fn parse_py_datetime(raw: &str) -> Option<DateTime<Utc>> {
 /// `datetime.now()` (`User._is_locked_out`), so an offset-aware value would
 /// make the Python tools raise `TypeError` on the same database.
 pub fn format_py_datetime(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local)
-        .naive_local()
-        .format("%Y-%m-%dT%H:%M:%S%.6f")
-        .to_string()
+    let local = t.with_timezone(&Local).naive_local();
+    // Python's datetime stops at year 9999: clamp rather than write a date
+    // the Python tools cannot read back.
+    let local = local.min(python_max());
+    local.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+fn python_max() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .unwrap_or(NaiveDateTime::MAX)
 }
 
 #[cfg(test)]
@@ -44,6 +51,14 @@ mod tests {
         assert!(parse_py_datetime("2026-01-29T17:19:13.313677").is_some());
         assert!(parse_py_datetime("2026-01-29T17:19:13").is_some());
         assert!(parse_py_datetime("yesterday").is_none());
+    }
+
+    #[test]
+    fn dates_past_python_s_calendar_are_clamped() {
+        let far = parse_py_datetime("9999-12-31T23:59:59-01:00").unwrap();
+        let written = format_py_datetime(far);
+        assert!(written.starts_with("9999-12-31T"), "{written}");
+        assert!(parse_py_datetime(&written).is_some());
     }
 
     #[test]
