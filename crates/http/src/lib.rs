@@ -3,7 +3,9 @@
 
 pub mod error;
 pub mod extract;
+pub mod hash_pool;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 mod router;

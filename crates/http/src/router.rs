@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::routes::users::routes())
         .merge(crate::routes::groups::routes())
         .merge(crate::routes::authz::routes())
+        .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .method_not_allowed_fallback(method_not_allowed);
     let app = match state
         .config
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         _ => api,
     };
     app.route("/metrics", get(crate::metrics::render))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
@@ -117,7 +119,6 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(cors(&state.config.cors_origins))
-        .layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(axum::middleware::from_fn(crate::request_id::request_id))
+        .layer(crate::request_id::ObserveLayer)
         .with_state(state)
 }

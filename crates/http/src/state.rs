@@ -1,12 +1,11 @@
 //! Shared state of the HTTP adapter.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use plantdb_auth_service::AuthDb;
-use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+use crate::hash_pool::HashPool;
 use crate::rate_limit::{RateLimiter, RateLimits};
 
 /// HTTP-level settings.
@@ -46,64 +45,43 @@ pub struct AppState {
     pub db: Arc<AuthDb>,
     pub config: Arc<HttpConfig>,
     pub limiter: Option<Arc<RateLimiter>>,
-    hash_slots: Arc<Semaphore>,
-    /// Argon2 jobs waiting for a slot (the metrics' queue depth).
-    hash_waiting: Arc<AtomicUsize>,
-}
-
-/// Counts a job as waiting for as long as it lives, even if the request is
-/// dropped while it waits (the client went away).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn enter(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+    /// Argon2 runs there (see `hash_pool`); `None` if its threads could
+    /// not be started (then hashing falls back to the blocking pool).
+    hash_pool: Option<Arc<HashPool>>,
 }
 
 impl AppState {
     pub fn new(db: Arc<AuthDb>, config: HttpConfig) -> Self {
         let limiter = config.rate_limits.map(|l| Arc::new(RateLimiter::new(l)));
-        let hash_slots = Arc::new(Semaphore::new(config.hash_workers.max(1)));
+        let hash_pool = match HashPool::new(config.hash_workers) {
+            Ok(pool) => Some(Arc::new(pool)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the password-hashing threads: logins will fail");
+                None
+            }
+        };
         AppState {
             db,
             config: Arc::new(config),
             limiter,
-            hash_slots,
-            hash_waiting: Arc::new(AtomicUsize::new(0)),
+            hash_pool,
         }
     }
 
-    /// Runs a use-case that hashes passwords: on the blocking pool, at most
-    /// `hash_workers` at a time, never on the async workers.
+    /// Runs a use-case that hashes passwords on the hashing pool: at most
+    /// `hash_workers` at a time, at a lower priority, never on the async
+    /// workers.
     pub async fn hashing<T, F>(&self, job: F) -> Result<T, ApiError>
     where
         F: FnOnce(&AuthDb) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = {
-            let _waiting = Waiting::enter(&self.hash_waiting);
-            self.hash_slots
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| ApiError::internal())?
-        };
-        // The permit goes with the job: if the request is dropped while
-        // Argon2 runs, the slot stays taken until the hash is done, so at
-        // most `hash_workers` hashes (and their memory) exist at once.
-        self.blocking(move |db| {
-            let _permit = permit;
-            job(db)
+        let pool = self.hash_pool.as_ref().ok_or_else(ApiError::internal)?;
+        let db = self.db.clone();
+        pool.run(move || job(&db)).await.ok_or_else(|| {
+            tracing::error!("a password-hashing job failed");
+            ApiError::internal()
         })
-        .await
     }
 
     /// Runs a use-case that writes to disk on the blocking pool.
@@ -123,13 +101,15 @@ impl AppState {
             })
     }
 
-    /// Argon2 jobs waiting for a slot right now.
+    /// Hashing threads idle right now.
     pub fn hash_slots_free(&self) -> usize {
-        self.hash_slots.available_permits()
+        self.hash_pool
+            .as_ref()
+            .map_or(0, |p| p.workers().saturating_sub(p.running()))
     }
 
-    /// Argon2 jobs waiting for a free slot right now.
+    /// Argon2 jobs waiting for a free thread right now.
     pub fn hash_queue_depth(&self) -> usize {
-        self.hash_waiting.load(Ordering::Relaxed)
+        self.hash_pool.as_ref().map_or(0, |p| p.waiting())
     }
 }

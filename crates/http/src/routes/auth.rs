@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +15,7 @@ use plantdb_auth_service::{ApiTokenRequest, AuthError, RegisterPayload};
 use super::Generation;
 use crate::error::ApiError;
 use crate::extract::{Bearer, JsonBody};
+use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -27,11 +29,31 @@ pub struct UsernameQuery {
     username: Option<String>,
 }
 
+/// Whether a username exists (invalid names do not).
+///
+/// Anyone may ask, unless the server runs with `--restrict-username-check`:
+/// then a valid token is required.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    params(("username" = String, Query, min_length = 1, description = "The name to look up")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The answer", body = doc::UsernameExists),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::RateLimited),
+    )
+)]
 pub async fn username_exists(
     State(state): State<AppState>,
     bearer: Bearer,
-    Query(q): Query<UsernameQuery>,
+    query: Result<Query<UsernameQuery>, QueryRejection>,
 ) -> Answer {
+    // A query string axum cannot read (`username` twice) gets our error
+    // body, not axum's plain text.
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let username = q
         .username
         .filter(|u| !u.is_empty())
@@ -50,6 +72,20 @@ pub async fn username_exists(
     Ok(Json(json!({"username": username, "exists": exists})).into_response())
 }
 
+/// Logs in: a session of an access token and a refresh token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = doc::LoginRequest,
+    responses(
+        (status = 200, description = "Login successful", body = doc::LoginSuccess),
+        (status = 400, response = doc::LoginBadRequest),
+        (status = 401, response = doc::LoginUnauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 429, response = doc::RateLimited),
+    )
+)]
 pub async fn login(State(state): State<AppState>, body: JsonBody) -> Answer {
     let (Some(username), Some(password)) = (body.get("username"), body.get("password")) else {
         return Err(ApiError::missing_field("Missing username or password")
@@ -86,6 +122,26 @@ pub async fn login(State(state): State<AppState>, body: JsonBody) -> Answer {
     .into_response())
 }
 
+/// Creates a user; the caller needs `manage_users`.
+///
+/// The message is `User <username> successfully created` (the stored,
+/// lower-case name).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = doc::RegisterRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "User created", body = doc::RegisterSuccess),
+        (status = 400, response = doc::RegisterBadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 429, response = doc::RateLimited),
+    )
+)]
 pub async fn register(
     State(state): State<AppState>,
     Extension(gen): Extension<Generation>,
@@ -111,6 +167,17 @@ pub async fn register(
         .into_response())
 }
 
+/// Ends the session of the access token (and its refresh token).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`Logout successful from <username>`", body = doc::MessageBody),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn logout(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let username = state
         .blocking(move |db| service::logout_user(db, bearer.as_deref()))
@@ -122,6 +189,17 @@ pub async fn logout(State(state): State<AppState>, bearer: Bearer) -> Answer {
     Ok(Json(json!({"message": format!("Logout successful from {username}")})).into_response())
 }
 
+/// Checks an access or API token and says whose it is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token/validation",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Token validation successful", body = doc::TokenValidation),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn token_validation(State(state): State<AppState>, bearer: Bearer) -> Answer {
     // In memory only: validation is the hot path and never blocks.
     let user = service::validate_token(&state.db, bearer.as_deref())
@@ -129,6 +207,22 @@ pub async fn token_validation(State(state): State<AppState>, bearer: Bearer) -> 
     Ok(Json(json!({"message": "Token validation successful", "user": user})).into_response())
 }
 
+/// Rotates a refresh token: the old pair dies, a new pair is issued.
+///
+/// A missing `refresh_token` is 401 here; presenting an already-rotated
+/// refresh token revokes the whole login (reuse detection).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token/refresh",
+    tag = "auth",
+    request_body = doc::RefreshRequest,
+    responses(
+        (status = 200, description = "Token refreshed successfully", body = doc::RefreshSuccess),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn token_refresh(
     State(state): State<AppState>,
     Extension(gen): Extension<Generation>,
@@ -163,6 +257,20 @@ pub async fn token_refresh(
     .into_response())
 }
 
+/// Mints a long-lived API token scoped to datasets (needs an access token).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token/create-api-token",
+    tag = "auth",
+    request_body = doc::ApiTokenRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "API Token generated successfully", body = doc::ApiTokenCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn create_api_token(
     State(state): State<AppState>,
     bearer: Bearer,

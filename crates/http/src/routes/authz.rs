@@ -13,6 +13,7 @@ use plantdb_auth_service::admin::{self as service, ForwardAuth, MetadataQuery, S
 
 use crate::error::ApiError;
 use crate::extract::{Bearer, JsonBody};
+use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -29,12 +30,41 @@ pub fn routes() -> Router<AppState> {
 }
 
 // Decisions are made in memory, like token validation: no blocking pool.
+/// Whether the caller (access or API token) holds a permission on a scan;
+/// a refusal is an answer (`allowed: false`), not an error.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authz/scan",
+    tag = "authz",
+    request_body = doc::ScanQuery,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The decision", body = doc::ScanDecision),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn scan(State(state): State<AppState>, bearer: Bearer, body: JsonBody) -> Answer {
     let query: ScanQuery = body.parse()?;
     let decision = service::authorize_scan(&state.db, bearer.as_deref(), &query)?;
     Ok(Json(decision).into_response())
 }
 
+/// Whether the caller may change a scan's `owner`/`sharing` from `old` to `new`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authz/scan-metadata",
+    tag = "authz",
+    request_body = doc::MetadataQuery,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The decision", body = doc::MetadataDecision),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn scan_metadata(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -49,6 +79,24 @@ pub async fn scan_metadata(
     Ok(Json(body).into_response())
 }
 
+/// Forward authentication (nginx `auth_request`, Traefik `forwardAuth`):
+/// any method; a live access or API token passes, with its user's name and
+/// roles in headers for the upstream.
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/api/v1/authz/verify",
+    tag = "authz",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Authenticated", body = doc::ForwardAuth, headers(
+            ("x-plantdb-user" = String, description = "The username"),
+            ("x-plantdb-roles" = String, description = "Role values, comma-separated"),
+        )),
+        (status = 401, description = "Not authenticated", body = doc::ErrorBody, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer`"),
+        )),
+    )
+)]
 pub async fn verify(State(state): State<AppState>, bearer: Bearer) -> Response {
     match service::verify_access(&state.db, bearer.as_deref()) {
         Ok(who) => granted(&who),

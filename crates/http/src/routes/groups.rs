@@ -14,6 +14,7 @@ use plantdb_auth_service::admin::{self as service, GroupPayload, MemberPayload};
 use super::users::path_params;
 use crate::error::ApiError;
 use crate::extract::{Bearer, JsonBody};
+use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -30,11 +31,36 @@ pub fn routes() -> Router<AppState> {
 }
 
 // Reads are served from memory, like token validation: no blocking pool.
+/// Every group, by name; any authenticated user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/groups",
+    tag = "groups",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The groups", body = Vec<doc::GroupView>),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn list_groups(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let groups = service::list_groups(&state.db, bearer.as_deref())?;
     Ok(Json(groups).into_response())
 }
 
+/// One group; any authenticated user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/groups/{name}",
+    tag = "groups",
+    params(("name" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The group", body = doc::GroupView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn get_group(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -45,6 +71,23 @@ pub async fn get_group(
     Ok(Json(group).into_response())
 }
 
+/// Creates a group with the caller as its first member; needs `manage_groups`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/groups",
+    tag = "groups",
+    request_body = doc::GroupPayload,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new group", body = doc::GroupView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn create_group(State(state): State<AppState>, bearer: Bearer, body: JsonBody) -> Answer {
     let payload: GroupPayload = body.parse()?;
     let group = state
@@ -53,6 +96,21 @@ pub async fn create_group(State(state): State<AppState>, bearer: Bearer, body: J
     Ok((StatusCode::CREATED, Json(group)).into_response())
 }
 
+/// Deletes a group; needs `manage_groups`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/groups/{name}",
+    tag = "groups",
+    params(("name" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Group deleted", body = doc::MessageBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn delete_group(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -65,6 +123,23 @@ pub async fn delete_group(
     Ok(Json(json!({"message": format!("Group {deleted} deleted")})).into_response())
 }
 
+/// Adds an existing user to a group (a member or `manage_groups`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/groups/{name}/members",
+    tag = "groups",
+    params(("name" = String, Path)),
+    request_body = doc::MemberPayload,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The group", body = doc::GroupView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn add_member(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -79,6 +154,22 @@ pub async fn add_member(
     Ok(Json(group).into_response())
 }
 
+/// Removes a member (a member or `manage_groups`); the creator stays.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/groups/{name}/members/{username}",
+    tag = "groups",
+    params(("name" = String, Path), ("username" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The group", body = doc::GroupView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     bearer: Bearer,

@@ -4,8 +4,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
+/// Whether the server and its database are up.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "Healthy", body = doc::HealthBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, description = "The database is not accessible", body = doc::HealthError),
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
     match state.blocking(plantdb_auth_service::health).await {
         Ok(Ok(db)) => Json(json!({

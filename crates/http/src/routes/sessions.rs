@@ -14,6 +14,7 @@ use plantdb_auth_service::sessions::{self as service, ApiTokenEntry, SessionEntr
 
 use crate::error::ApiError;
 use crate::extract::Bearer;
+use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -57,6 +58,17 @@ fn api_token_json(t: &ApiTokenEntry) -> Value {
     })
 }
 
+/// The caller's live sessions (everyone's with `manage_users`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/sessions",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions, oldest first", body = Vec<doc::SessionEntry>),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn list_sessions(State(state): State<AppState>, bearer: Bearer) -> Answer {
     // In memory only, like token validation: no need for the blocking pool.
     let sessions = service::list_sessions(&state.db, bearer.as_deref())?;
@@ -64,6 +76,20 @@ pub async fn list_sessions(State(state): State<AppState>, bearer: Bearer) -> Ans
     Ok(Json(body).into_response())
 }
 
+/// Ends one session (one's own, or anyone's with `manage_users`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "A session id from the list")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Session revoked", body = doc::MessageBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn revoke_session(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -78,6 +104,17 @@ pub async fn revoke_session(
     Ok(Json(json!({ "message": message })).into_response())
 }
 
+/// Ends every session of the caller.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-all",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions ended", body = doc::SessionsEnded),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn logout_all(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let (username, ended) = state
         .blocking(move |db| service::logout_all(db, bearer.as_deref()))
@@ -89,12 +126,37 @@ pub async fn logout_all(State(state): State<AppState>, bearer: Bearer) -> Answer
     .into_response())
 }
 
+/// The caller's live API tokens (never the tokens themselves).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/api-tokens",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "API tokens", body = Vec<doc::ApiTokenEntry>),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn list_api_tokens(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let tokens = service::list_api_tokens(&state.db, bearer.as_deref())?;
     let body: Vec<Value> = tokens.iter().map(api_token_json).collect();
     Ok(Json(body).into_response())
 }
 
+/// Revokes one API token (one's own, or anyone's for an admin).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/api-tokens/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "An API token id from the list")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "API token revoked", body = doc::MessageBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn revoke_api_token(
     State(state): State<AppState>,
     bearer: Bearer,

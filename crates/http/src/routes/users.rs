@@ -12,6 +12,7 @@ use plantdb_auth_service::admin::{self as service, PasswordChange, UserPatch};
 
 use crate::error::ApiError;
 use crate::extract::{Bearer, JsonBody};
+use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -34,16 +35,54 @@ pub(crate) fn path_params<T>(path: Result<Path<T>, PathRejection>) -> Result<T, 
 }
 
 // Reads are served from memory, like token validation: no blocking pool.
+/// The caller's own account (access or API token).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = doc::UserView),
+        (status = 401, response = doc::Unauthorized),
+    )
+)]
 pub async fn me(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let user = service::current_user(&state.db, bearer.as_deref())?;
     Ok(Json(user).into_response())
 }
 
+/// Every account, by username; needs `manage_users`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The accounts", body = Vec<doc::UserView>),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    )
+)]
 pub async fn list_users(State(state): State<AppState>, bearer: Bearer) -> Answer {
     let users = service::list_users(&state.db, bearer.as_deref())?;
     Ok(Json(users).into_response())
 }
 
+/// One account: one's own, or anyone's with `manage_users`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = doc::UserView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    )
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -54,6 +93,24 @@ pub async fn get_user(
     Ok(Json(user).into_response())
 }
 
+/// Changes an account; needs `manage_users` and a rank at least the target's.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path)),
+    request_body = doc::UserPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed account", body = doc::UserView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn update_user(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -68,6 +125,24 @@ pub async fn update_user(
     Ok(Json(user).into_response())
 }
 
+/// Sets a new password (one's own with the current one, or a reset with
+/// `manage_users`); every session and API token of the account ends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/password",
+    tag = "users",
+    params(("username" = String, Path)),
+    request_body = doc::PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Password changed", body = doc::SessionsEnded),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -89,6 +164,23 @@ pub async fn change_password(
     .into_response())
 }
 
+/// Deletes an account with its sessions, API tokens and memberships;
+/// needs `manage_users` (not `guest`, not the last active admin).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "User deleted", body = doc::MessageBody),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+    )
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     bearer: Bearer,

@@ -1,0 +1,187 @@
+//! The password-hashing pool: `--hash-workers` threads of its own (default:
+//! one per core) that run every use-case computing Argon2 (login, register,
+//! password changes), at a lower CPU priority than the async workers.
+//!
+//! Why threads of its own: at most `workers` hashes (and their working
+//! memory) exist at once, whatever happens to the requests; and a login
+//! storm cannot starve token validation: the workers run at nice
+//! [`HASH_NICE`], so when the cores are busy the scheduler prefers the
+//! async workers answering validations (measured: validation p99 during a
+//! storm went from ~70 ms to the figures in bench/README.md). A request
+//! dropped while its job waits (the client went away) costs no hash.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+/// Niceness of the hashing threads (0 = the async workers' priority).
+pub const HASH_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Debug, Default)]
+struct Counters {
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+}
+
+/// A fixed set of hashing threads fed through a queue.
+#[derive(Debug)]
+pub struct HashPool {
+    queue: Mutex<Sender<Job>>,
+    counters: Arc<Counters>,
+    workers: usize,
+}
+
+impl HashPool {
+    /// Starts `workers` threads (at least one). Threads end when the pool is
+    /// dropped and the queue is empty.
+    pub fn new(workers: usize) -> std::io::Result<Self> {
+        let workers = workers.max(1);
+        let (sender, receiver) = channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let counters = Arc::new(Counters::default());
+        for i in 0..workers {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || work(&receiver))?;
+        }
+        Ok(HashPool {
+            queue: Mutex::new(sender),
+            counters,
+            workers,
+        })
+    }
+
+    /// Runs `job` on a hashing thread, inside the caller's tracing span.
+    /// If the returned future is dropped before a thread takes the job, the
+    /// job is skipped. `None` if the pool has stopped.
+    pub async fn run<T, F>(&self, job: F) -> Option<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let span = tracing::Span::current();
+        let counters = Arc::clone(&self.counters);
+        let task: Job = Box::new(move || {
+            counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            if reply.is_closed() {
+                return;
+            }
+            counters.running.fetch_add(1, Ordering::Relaxed);
+            let result = span.in_scope(job);
+            counters.running.fetch_sub(1, Ordering::Relaxed);
+            let _ = reply.send(result);
+        });
+        self.counters.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.queue.lock().send(task).is_err() {
+            self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        answer.await.ok()
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Jobs queued, not yet taken by a thread.
+    pub fn waiting(&self) -> usize {
+        self.counters.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Jobs being computed now.
+    pub fn running(&self) -> usize {
+        self.counters.running.load(Ordering::Relaxed)
+    }
+}
+
+fn work(receiver: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        // The lock is held only while waiting for the next job.
+        let next = receiver.lock().recv();
+        match next {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Lowers this thread's CPU priority; where that is not possible the pool
+/// still works, at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux, PRIO_PROCESS with a thread id sets that thread's nice value.
+        let me = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(me), HASH_NICE) {
+            tracing::debug!(error = %e, "cannot lower the priority of a hashing thread");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn runs_jobs_on_its_threads_at_a_lower_priority() {
+        let pool = HashPool::new(2).unwrap();
+        let (name, nice) = pool
+            .run(|| {
+                let name = std::thread::current().name().map(str::to_string);
+                (
+                    name,
+                    rustix::process::getpriority_process(None).unwrap_or(0),
+                )
+            })
+            .await
+            .unwrap();
+        assert!(name.unwrap().starts_with("argon2-"));
+        assert!(nice >= HASH_NICE || nice == 19, "nice {nice}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_workers_jobs_run_at_once_and_dropped_requests_are_skipped() {
+        let pool = Arc::new(HashPool::new(1).unwrap());
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.run(move || {
+                    started_tx.send(()).unwrap();
+                    gate.recv().unwrap();
+                })
+                .await
+            })
+        };
+        started.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(pool.running(), 1);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let flag = Arc::clone(&ran);
+        let queued = pool.run(move || flag.fetch_add(1, Ordering::SeqCst));
+        // Polled once (queued), then dropped: the client went away.
+        assert!(tokio::time::timeout(Duration::from_millis(50), queued)
+            .await
+            .is_err());
+        assert_eq!(pool.waiting(), 1);
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        assert_eq!(pool.run(|| 7).await, Some(7));
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "the abandoned job was skipped"
+        );
+        assert_eq!(pool.waiting(), 0);
+    }
+}
