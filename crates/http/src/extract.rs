@@ -132,3 +132,12 @@ impl FromRequestParts<AppState> for ClientIp {
         Ok(ClientIp(client_ip(parts, state.config.trust_proxy)))
     }
 }
+
+/// A path parameter, or our JSON 400 when it cannot be decoded (instead of
+/// axum's plain-text rejection).
+pub fn path_params<T>(
+    path: Result<axum::extract::Path<T>, axum::extract::rejection::PathRejection>,
+) -> Result<T, ApiError> {
+    path.map(|axum::extract::Path(p)| p)
+        .map_err(|e| ApiError::bad_request(format!("Invalid value in the path: {}", e.body_text())))
+}

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use plantdb_auth_service::admin::{self as service, GroupPayload, MemberPayload};
 
-use super::users::path_params;
 use crate::error::ApiError;
+use crate::extract::path_params;
 use crate::extract::{Bearer, JsonBody};
 use crate::openapi::schemas as doc;
 use crate::state::AppState;

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use plantdb_auth_service::sessions::{self as service, ApiTokenEntry, SessionEntry};
 
 use crate::error::ApiError;
+use crate::extract::path_params;
 use crate::extract::Bearer;
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
@@ -35,11 +36,6 @@ fn iso(t: DateTime<Utc>) -> String {
 }
 
 /// The `{id}` segment; an undecodable one gets our error body, not axum's text.
-fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(id)| id)
-        .map_err(|e| ApiError::bad_request(format!("Invalid id in the path: {}", e.body_text())))
-}
-
 fn session_json(s: &SessionEntry) -> Value {
     json!({
         "id": s.id,
@@ -95,7 +91,7 @@ pub async fn revoke_session(
     bearer: Bearer,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
-    let id = path_id(path)?;
+    let id = path_params(path)?;
     let shown = id.clone();
     let owner = state
         .blocking(move |db| service::revoke_session(db, bearer.as_deref(), &id))
@@ -162,7 +158,7 @@ pub async fn revoke_api_token(
     bearer: Bearer,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
-    let id = path_id(path)?;
+    let id = path_params(path)?;
     let shown = id.clone();
     let owner = state
         .blocking(move |db| service::revoke_api_token(db, bearer.as_deref(), &id))

@@ -11,7 +11,7 @@ use serde_json::json;
 use plantdb_auth_service::admin::{self as service, PasswordChange, UserPatch};
 
 use crate::error::ApiError;
-use crate::extract::{Bearer, JsonBody};
+use crate::extract::{path_params, Bearer, JsonBody};
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
@@ -29,11 +29,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Path segments; an undecodable one gets our error body, not axum's text.
-pub(crate) fn path_params<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    path.map(|Path(p)| p)
-        .map_err(|e| ApiError::bad_request(format!("Invalid name in the path: {}", e.body_text())))
-}
-
 // Reads are served from memory, like token validation: no blocking pool.
 /// The caller's own account (access or API token).
 #[utoipa::path(
