@@ -5,13 +5,15 @@
 //! Skipped (with a message) when the venv of `scripts/python-env.sh` is missing.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::server::{origin_of, ServeCommand, ServerProcess};
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -32,99 +34,33 @@ fn python() -> Option<PathBuf> {
 /// temporary database goes under `tmp` (via `TMPDIR`), so nothing is left
 /// behind even though the process is killed.
 struct Server {
-    child: Child,
+    process: ServerProcess,
     /// Scheme, host and port, without the deployment prefix.
     origin: String,
-    log: Arc<Mutex<String>>,
     _tmp: tempfile::TempDir,
 }
 
 impl Server {
     fn start(extra_args: &[&str]) -> Server {
         let tmp = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_plantdb-auth"))
-            .args(["serve", "--test", "--port", "0", "--no-rate-limits"])
+        let process = ServeCommand::new()
+            .args(["--test", "--no-rate-limits"])
             .args(extra_args)
             .env_clear()
             .env("TMPDIR", tmp.path())
             .env("PLANTDB_LOG_LEVEL", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (lines, rx) = mpsc::channel();
-        drain(child.stdout.take().unwrap(), log.clone(), Some(lines));
-        drain(child.stderr.take().unwrap(), log.clone(), None);
-        let mut server = Server {
-            child,
-            origin: String::new(),
-            log,
+            .startup_timeout(STARTUP_TIMEOUT)
+            .start();
+        Server {
+            origin: process.origin().to_owned(),
+            process,
             _tmp: tmp,
-        };
-        server.origin = server.wait_for_url(&rx);
-        server
-    }
-
-    fn wait_for_url(&mut self, lines: &mpsc::Receiver<String>) -> String {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(origin) = origin_of(&line) {
-                        return origin;
-                    }
-                }
-                Err(_) => break,
-            }
         }
-        let status = self.child.try_wait().unwrap();
-        panic!(
-            "server did not print its URL (exit status {status:?}); output:\n{}",
-            self.log()
-        );
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.process.output()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Copies a child's output into `log`, forwarding stdout lines to `lines`.
-fn drain(
-    stream: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    lines: Option<mpsc::Sender<String>>,
-) {
-    thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            log.lock().unwrap().push_str(&format!("{line}\n"));
-            if let Some(tx) = &lines {
-                let _ = tx.send(line);
-            }
-        }
-    });
-}
-
-/// `plantdb-auth listening on http://127.0.0.1:PORT[/prefix] (database: ...)`
-/// -> `http://127.0.0.1:PORT`.
-fn origin_of(line: &str) -> Option<String> {
-    let url = line
-        .split_once("listening on ")?
-        .1
-        .split_whitespace()
-        .next()?;
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split('/').next()?;
-    Some(format!("{scheme}://{authority}"))
 }
 
 /// Runs `client_compat.py` against `origin`; returns its status and output.

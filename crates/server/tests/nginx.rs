@@ -3,15 +3,18 @@
 //! Skipped (and passing) where nginx is not installed; `.ci/run` installs it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::{json, Value};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::server::{ServeCommand, ServerProcess};
 
 /// The README's `server` block body: `{static}` and `{auth}` are filled in.
 const PROTECTED: &str = r#"
@@ -142,45 +145,15 @@ impl Drop for Nginx {
     }
 }
 
-/// A child process, killed when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `plantdb-auth serve --test` (admin/admin) on a free port: the guard and
-/// the `host:port` it announced.
-fn start_ours() -> (Guard, String) {
-    const LISTENING: &str = "listening on http://";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plantdb-auth"))
-        .args(["serve", "--test", "--port", "0", "--no-rate-limits"])
+/// `plantdb-auth serve --test` (admin/admin) on a free port: the server
+/// (killed when dropped) and the `host:port` it announced.
+fn start_ours() -> (ServerProcess, String) {
+    let ours = ServeCommand::new()
+        .args(["--test", "--no-rate-limits"])
         .args(["--argon2-memory", "256", "--argon2-iterations", "1"])
-        .env_remove("JWT_SECRET_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = Guard(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(i) = line.find(LISTENING) {
-                let rest = &line[i + LISTENING.len()..];
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(addr.to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("plantdb-auth serve --test did not start");
-    (guard, addr)
+        .start();
+    let addr = ours.addr().to_owned();
+    (ours, addr)
 }
 
 async fn post(client: &Client, url: String, token: Option<&str>, body: Value) -> Value {

@@ -2,47 +2,20 @@
 //! it over HTTP (the approach of `tests/api/helpers.rs`, trimmed to what
 //! the admin endpoints need).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
+
+pub use crate::support::server::Reply;
+use crate::support::server::{ServeCommand, ServerProcess};
 
 /// Passes the password policy for every username used in these tests.
 pub const STRONG_PW: &str = "Correct-Horse-7-battery";
 pub const OTHER_PW: &str = "Lilac-Tractor-Harbour-91";
 
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-const LISTENING: &str = "listening on http://127.0.0.1:";
-const SERVER_ENV: &[&str] = &[
-    "JWT_SECRET_KEY",
-    "PLANTDB_ADMIN_PASSWORD",
-    "ROMI_DB",
-    "SESSION_TIMEOUT",
-    "REFRESH_TIMEOUT",
-];
-
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    /// The raw body, shown in failure messages.
-    #[allow(dead_code)]
-    pub text: String,
-    /// `Value::Null` when the body is not JSON.
-    pub body: Value,
-}
-
+/// The admin tests' check on a [`Reply`] (the type is shared with the api tests).
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     pub fn expect(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "unexpected status: {self:?}");
         &self.body
@@ -65,48 +38,21 @@ pub fn assert_error(reply: &Reply, status: u16, code: &str) -> String {
 
 /// A running server, killed when dropped.
 pub struct TestApp {
-    child: Child,
-    port: u16,
+    server: ServerProcess,
     client: reqwest::Client,
-    output: Arc<Mutex<String>>,
 }
 
 impl TestApp {
     /// `plantdb-auth serve --test --no-rate-limits` on 127.0.0.1, port 0.
     pub fn spawn() -> TestApp {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plantdb-auth"));
-        cmd.args(["serve", "--port", "0", "--host", "127.0.0.1"])
+        let server = ServeCommand::new()
             .args(["--test", "--no-rate-limits"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for key in SERVER_ENV {
-            cmd.env_remove(key);
-        }
-        let mut child = cmd.spawn().expect("spawn plantdb-auth");
-        let output = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        drain(
-            child.stdout.take().expect("stdout"),
-            output.clone(),
-            Some(tx),
-        );
-        drain(child.stderr.take().expect("stderr"), output.clone(), None);
-        let Ok(port) = rx.recv_timeout(STARTUP_TIMEOUT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start:\n{}", output.lock().unwrap());
-        };
+            .start();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("reqwest client");
-        TestApp {
-            child,
-            port,
-            client,
-            output,
-        }
+        TestApp { server, client }
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.
@@ -117,7 +63,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Reply {
-        let url = format!("http://127.0.0.1:{}{}", self.port, path);
+        let url = format!("{}{}", self.server.origin(), path);
         let mut req = self.client.request(method, url);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -128,19 +74,10 @@ impl TestApp {
         let resp = req.send().await.unwrap_or_else(|e| {
             panic!(
                 "request failed: {e}; server output:\n{}",
-                self.output.lock().unwrap()
+                self.server.output()
             )
         });
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            body,
-        }
+        Reply::read(resp).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -223,43 +160,4 @@ impl TestApp {
             .status
             .as_u16()
     }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Collects a child stream; on stdout, reports the port of the `listening on` line.
-fn drain(
-    stream: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    tx: Option<mpsc::Sender<u16>>,
-) {
-    std::thread::spawn(move || {
-        let mut tx = tx;
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if let Some(port) = parse_port(&line) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(port);
-                }
-            }
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&line);
-                log.push('\n');
-            }
-        }
-    });
-}
-
-fn parse_port(line: &str) -> Option<u16> {
-    let start = line.find(LISTENING)? + LISTENING.len();
-    let digits: String = line[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok().filter(|p| *p != 0)
 }

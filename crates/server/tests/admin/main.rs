@@ -2,6 +2,9 @@
 //! authorization decisions, forward auth) against the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod authz;

@@ -3,36 +3,20 @@
 //! Every test starts its own server (a child process on 127.0.0.1, port 0) so
 //! that tests never share sessions, rate-limit budgets or lockout counters.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+
+pub use crate::support::server::{new_db_dir, Reply};
+use crate::support::server::{ServeCommand, ServerProcess};
 
 /// Admin password given to servers started on a `--db` directory.
 pub const ADMIN_PW: &str = "Adm1n-Pa55-for-tests";
 /// A password that passes the registration policy.
 pub const STRONG_PW: &str = "Correct-Horse-7-battery";
-
-/// How long a server may take to print its `listening on` line.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-const LISTENING: &str = "listening on http://127.0.0.1:";
-
-/// Environment variables the server reads: cleared so the developer's shell
-/// never leaks into a test.
-const SERVER_ENV: &[&str] = &[
-    "JWT_SECRET_KEY",
-    "PLANTDB_ADMIN_PASSWORD",
-    "ROMI_DB",
-    "SESSION_TIMEOUT",
-    "REFRESH_TIMEOUT",
-];
 
 /// The two API generations served side by side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,36 +92,8 @@ macro_rules! both_generations {
     };
 }
 
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    /// The raw body, shown in failure messages when it is not JSON.
-    #[allow(dead_code)]
-    pub text: String,
-    /// The body parsed as JSON, `Value::Null` when it is not JSON.
-    pub body: Value,
-}
-
+/// The api tests' checks on a [`Reply`] (the type is shared with the admin tests).
 impl Reply {
-    pub async fn read(resp: reqwest::Response) -> Reply {
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("read response body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            body,
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     /// A string field of the body, panicking with the whole reply if absent.
     pub fn str_field(&self, key: &str) -> &str {
         self.body
@@ -190,14 +146,13 @@ pub fn assert_error_one_of(reply: &Reply, status: u16, codes: &[&str]) -> Value 
 
 /// A running server, killed when dropped.
 pub struct TestApp {
-    child: Child,
+    server: ServerProcess,
     pub port: u16,
     pub client: reqwest::Client,
     /// The `--url-prefix` the server was started with ("" if none).
     pub prefix: String,
     /// The admin password for this server's database.
     pub admin_password: String,
-    output: Arc<Mutex<String>>,
     _db: Option<TempDir>,
 }
 
@@ -205,34 +160,7 @@ impl TestApp {
     /// Starts `plantdb-auth serve --port 0 --host 127.0.0.1 <args>` with the
     /// server's environment variables cleared and then `env` applied.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> TestApp {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plantdb-auth"));
-        cmd.args(["serve", "--port", "0", "--host", "127.0.0.1"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for key in SERVER_ENV {
-            cmd.env_remove(key);
-        }
-        cmd.envs(env.iter().copied());
-        let mut child = cmd.spawn().expect("spawn plantdb-auth");
-        let output = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("child stdout");
-        let stderr = child.stderr.take().expect("child stderr");
-        drain_stdout(stdout, Arc::clone(&output), tx);
-        drain(stderr, Arc::clone(&output));
-        let port = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(port) => port,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "server did not print {LISTENING:?}<port> (args {args:?}); output:\n{}",
-                    output.lock().map(|o| o.clone()).unwrap_or_default()
-                );
-            }
-        };
+        let server = ServeCommand::new().args(args).envs(env).start();
         let admin_password = if args.contains(&"--test") {
             "admin".to_owned()
         } else {
@@ -249,12 +177,11 @@ impl TestApp {
             .unwrap_or_default();
         let client = new_client(true);
         TestApp {
-            child,
-            port,
+            port: server.port(),
+            server,
             client,
             prefix,
             admin_password,
-            output,
             _db: None,
         }
     }
@@ -290,13 +217,12 @@ impl TestApp {
 
     /// Everything the server printed so far (for failure messages).
     pub fn output(&self) -> String {
-        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+        self.server.output()
     }
 
     /// Kills the server (SIGKILL: a crash, not a graceful stop) and waits for it.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        self.server.kill();
     }
 
     /// `http://127.0.0.1:<port>` + `path`, without the deployment prefix.
@@ -453,13 +379,6 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A reqwest client; without `keep_alive` every request opens a new connection.
 pub fn new_client(keep_alive: bool) -> reqwest::Client {
     let builder = reqwest::Client::builder()
@@ -471,57 +390,6 @@ pub fn new_client(keep_alive: bool) -> reqwest::Client {
         builder.pool_max_idle_per_host(0)
     };
     builder.build().expect("build reqwest client")
-}
-
-/// A new, empty database directory (holding the `romidb` marker file).
-pub fn new_db_dir() -> TempDir {
-    let dir = tempfile::tempdir().expect("create temp dir");
-    std::fs::write(dir.path().join("romidb"), b"").expect("write romidb marker");
-    dir
-}
-
-/// Reads stdout line by line, sending the port once the `listening on` line shows up.
-fn drain_stdout(
-    stdout: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    tx: mpsc::Sender<u16>,
-) {
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(port) = parse_port(&line) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(port);
-                }
-            }
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&line);
-                log.push('\n');
-            }
-        }
-    });
-}
-
-fn drain(stream: impl Read + Send + 'static, log: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&line);
-                log.push('\n');
-            }
-        }
-    });
-}
-
-fn parse_port(line: &str) -> Option<u16> {
-    let start = line.find(LISTENING)? + LISTENING.len();
-    let digits: String = line[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok().filter(|p| *p != 0)
 }
 
 /// Asserts a string looks like a JWT (three non-empty base64url segments).

@@ -3,6 +3,9 @@
 //! generation (`/api/v1/...` and the legacy root paths).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 #[macro_use]
 mod helpers;
 

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::server::new_db;
+use crate::server::new_db_dir;
 pub use crate::server::USER_PW as PW;
 
 /// Settings the CLI reads from the environment: the tests set their own.
@@ -71,7 +71,7 @@ pub fn run(mut cmd: Command, stdin: Option<&str>) -> Run {
 impl Cli {
     /// A new database with only its `romidb` marker: no accounts yet.
     pub fn new() -> Cli {
-        Cli { dir: new_db() }
+        Cli { dir: new_db_dir() }
     }
 
     pub fn path(&self) -> &Path {

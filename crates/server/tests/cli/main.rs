@@ -4,6 +4,9 @@
 //! database, and accounts made by the CLI logging in over HTTP afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 // The server side (start, stop, log in, mint) is the session tests' helper.
 #[allow(dead_code)]
 #[path = "../sessions/helpers.rs"]

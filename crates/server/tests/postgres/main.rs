@@ -4,6 +4,9 @@
 //! says "skipped" otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 mod instances;
 mod migrate;

@@ -1,17 +1,15 @@
 //! Starting the real `plantdb-auth` binary and probing it like an attacker
 //! would: every reply is checked for 5xx, leaked internals and slowness.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
-use tempfile::TempDir;
+
+pub use crate::support::server::new_db_dir;
+use crate::support::server::{ServeCommand, ServerProcess};
 
 /// The raw 64-byte HS512 key given to servers as `JWT_SECRET_KEY`, so that
 /// tests can sign tokens exactly as the server does.
@@ -24,19 +22,6 @@ pub const STRONG_PW: &str = "Correct-Horse-7-battery";
 /// Longest time any single request may take, hostile or not.
 pub const REQUEST_BUDGET: Duration = Duration::from_secs(10);
 
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-const LISTENING: &str = "listening on http://127.0.0.1:";
-/// Variables the server reads: cleared so the developer's shell never leaks in.
-const SERVER_ENV: &[&str] = &[
-    "JWT_SECRET_KEY",
-    "PLANTDB_ADMIN_PASSWORD",
-    "ROMI_DB",
-    "SESSION_TIMEOUT",
-    "REFRESH_TIMEOUT",
-    "PLANTDB_MAX_FAILED_ATTEMPTS",
-    "PLANTDB_LOCKOUT_DURATION",
-    "PLANTDB_URL_PREFIX",
-];
 /// Text that must never reach a client: paths, source locations, panics,
 /// storage and library names.
 const INTERNALS: &[&str] = &[
@@ -187,11 +172,10 @@ impl Options {
 
 /// A running server with a known signing key, killed (SIGKILL) when dropped.
 pub struct Server {
-    child: Child,
+    process: ServerProcess,
     pub port: u16,
     pub client: reqwest::Client,
     pub admin_password: String,
-    output: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -199,67 +183,48 @@ impl Server {
         Self::try_start(&opts).unwrap_or_else(|out| panic!("server did not start:\n{out}"))
     }
 
-    /// `Err(output)` if the server exits or never prints its address.
+    /// `Err` (with the server's output) if it exits or never prints its address.
     pub fn try_start(opts: &Options) -> Result<Server, String> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plantdb-auth"));
-        cmd.args(["serve", "--port", "0", "--host", "127.0.0.1"]);
+        let mut cmd = ServeCommand::new();
         let admin_password = match &opts.db {
             Some(dir) => {
-                cmd.arg("--db").arg(dir);
+                cmd = cmd.arg("--db").arg(dir);
                 ADMIN_PW
             }
             None => {
-                cmd.arg("--test");
+                cmd = cmd.arg("--test");
                 "admin"
             }
         };
         if !opts.rate_limits {
-            cmd.arg("--no-rate-limits");
+            cmd = cmd.arg("--no-rate-limits");
         }
-        cmd.args(&opts.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for key in SERVER_ENV {
-            cmd.env_remove(key);
-        }
-        cmd.env("JWT_SECRET_KEY", KEY_HEX)
+        let process = cmd
+            .args(&opts.args)
+            .env("JWT_SECRET_KEY", KEY_HEX)
             .env("PLANTDB_ADMIN_PASSWORD", ADMIN_PW)
-            .env("PLANTDB_LOG_LEVEL", "warn");
-        let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
-        let output = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        drain(stdout, Arc::clone(&output), Some(tx));
-        drain(stderr, Arc::clone(&output), None);
-        let Ok(port) = rx.recv_timeout(STARTUP_TIMEOUT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            // Let the drain threads catch the last lines.
-            std::thread::sleep(Duration::from_millis(100));
-            return Err(output.lock().map(|o| o.clone()).unwrap_or_default());
-        };
+            .env("PLANTDB_LOG_LEVEL", "warn")
+            .try_start()
+            .map_err(|e| e.to_string())?;
         let client = reqwest::Client::builder()
             .timeout(opts.timeout.unwrap_or(REQUEST_BUDGET))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Server {
-            child,
-            port,
+            port: process.port(),
+            process,
             client,
             admin_password: admin_password.to_owned(),
-            output,
         })
     }
 
     pub fn output(&self) -> String {
-        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+        self.process.output()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The server's resident memory in KiB (Linux), if readable.
@@ -270,9 +235,8 @@ impl Server {
     }
 
     /// SIGKILL: a crash, not a graceful stop.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        self.process.kill();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -354,20 +318,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A new database directory holding the `romidb` marker.
-pub fn new_db_dir() -> TempDir {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    std::fs::write(dir.path().join("romidb"), b"").unwrap_or_else(|e| panic!("marker: {e}"));
-    dir
-}
-
 /// The user names in `<root>/users.json`; `Err` if it is not a JSON array
 /// of user objects.
 pub fn users_in_file(root: &Path) -> Result<Vec<String>, String> {
@@ -391,34 +341,3 @@ pub fn users_in_file(root: &Path) -> Result<Vec<String>, String> {
 
 /// Serializes the tests whose measurements or load would disturb each other.
 pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Reads lines into `log`; the first `listening on` line's port goes to `tx`.
-fn drain(
-    stream: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    mut tx: Option<mpsc::Sender<u16>>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if let Some(port) = parse_port(&line) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(port);
-                }
-            }
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&line);
-                log.push('\n');
-            }
-        }
-    });
-}
-
-fn parse_port(line: &str) -> Option<u16> {
-    let start = line.find(LISTENING)? + LISTENING.len();
-    let digits: String = line[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok().filter(|p| *p != 0)
-}

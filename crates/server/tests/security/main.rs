@@ -5,6 +5,9 @@
 //! its test. Every server is a child process with a known signing key
 //! (`JWT_SECRET_KEY`), so tests can forge tokens exactly as the server signs.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod authorization;

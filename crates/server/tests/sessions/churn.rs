@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{new_db, sessions_file, Server};
+use crate::helpers::{new_db_dir, sessions_file, Server};
 
 const ROUNDS: usize = 3;
 const LOGINS_PER_ROUND: usize = 10;
@@ -34,7 +34,7 @@ async fn churn(server: &Server) {
 
 #[tokio::test]
 async fn expired_sessions_are_purged_so_storage_stays_bounded() {
-    let dir = new_db();
+    let dir = new_db_dir();
     let args = [
         "--session-timeout",
         "1",

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{new_db, Pair, Server};
+use crate::helpers::{new_db_dir, Pair, Server};
 
 const CLIENTS: usize = 4;
 /// Logins answered before the crash, across all clients.
@@ -60,7 +60,7 @@ async fn client(server: Arc<Server>, logins: Arc<AtomicUsize>) -> Ledger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_loses_no_token_and_no_acknowledged_revocation() {
-    let dir = new_db();
+    let dir = new_db_dir();
     // No cap: an eviction would end sessions the test expects alive.
     let args = ["--max-sessions-per-user", "100000"];
     let server = Arc::new(Server::start(dir.path(), &args));

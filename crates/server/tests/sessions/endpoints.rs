@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::helpers::{new_db, Pair, Server, USER_PW};
+use crate::helpers::{new_db_dir, Pair, Server, USER_PW};
 
 const SESSIONS: &str = "/api/v1/auth/sessions";
 const API_TOKENS: &str = "/api/v1/auth/api-tokens";
@@ -17,7 +17,7 @@ const LOGOUT_ALL: &str = "/api/v1/auth/logout-all";
 
 /// A server on a new database with the readers alice and bob.
 async fn with_users() -> (TempDir, Server, String) {
-    let dir = new_db();
+    let dir = new_db_dir();
     let server = Server::start(dir.path(), &[]);
     let admin = server.admin().await;
     server.register(&admin, "alice").await;

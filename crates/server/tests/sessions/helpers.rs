@@ -1,37 +1,21 @@
 //! Runs the real `plantdb-auth` binary on a database directory, stops it
 //! (gracefully or with SIGKILL) and starts it again on the same directory.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tempfile::TempDir;
+
+pub use crate::support::server::new_db_dir;
+use crate::support::server::{ServeCommand, ServerProcess};
 
 pub const ADMIN_PW: &str = "Adm1n-Pa55-for-tests";
 /// Passes the registration policy.
 pub const USER_PW: &str = "Correct-Horse-7-battery";
 
-const LISTENING: &str = "listening on http://127.0.0.1:";
-const SERVER_ENV: &[&str] = &[
-    "JWT_SECRET_KEY",
-    "PLANTDB_ADMIN_PASSWORD",
-    "ROMI_DB",
-    "SESSION_TIMEOUT",
-    "REFRESH_TIMEOUT",
-];
 /// Cheap Argon2 so that streams of logins measure sessions, not hashing.
 const CHEAP_HASHING: &[&str] = &["--argon2-memory", "256", "--argon2-iterations", "1"];
-
-/// A new database directory (with its `romidb` marker).
-pub fn new_db() -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("romidb"), b"").unwrap();
-    dir
-}
 
 /// The session store of a database directory.
 pub fn sessions_file(dir: &Path) -> PathBuf {
@@ -74,79 +58,51 @@ pub struct Pair {
 
 /// A running server, killed when dropped.
 pub struct Server {
-    child: Mutex<Child>,
+    process: ServerProcess,
     base: String,
     pub client: reqwest::Client,
-    output: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts on `dir` with admin's password set, no rate limits, cheap hashing.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plantdb-auth"));
-        cmd.args(["serve", "--port", "0", "--host", "127.0.0.1", "--db"])
+        let process = ServeCommand::new()
+            .arg("--db")
             .arg(dir)
             .arg("--no-rate-limits")
             .args(CHEAP_HASHING)
             .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for key in SERVER_ENV {
-            cmd.env_remove(key);
-        }
-        cmd.env("PLANTDB_ADMIN_PASSWORD", ADMIN_PW);
-        let mut child = cmd.spawn().unwrap();
-        let output = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        collect(child.stdout.take().unwrap(), output.clone(), Some(tx));
-        collect(child.stderr.take().unwrap(), output.clone(), None);
-        let Ok(port) = rx.recv_timeout(Duration::from_secs(30)) else {
-            let _ = child.kill();
-            panic!("server did not start:\n{}", output.lock().unwrap());
-        };
+            .env("PLANTDB_ADMIN_PASSWORD", ADMIN_PW)
+            .start();
         Server {
-            child: Mutex::new(child),
-            base: format!("http://127.0.0.1:{port}"),
+            base: process.origin().to_owned(),
+            process,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            output,
         }
     }
 
     pub fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
+        self.process.output()
     }
 
     /// SIGKILL: a crash, nothing gets to finish.
     pub fn kill(&self) {
-        let mut child = self.child.lock().unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
+        self.process.kill();
     }
 
     /// SIGTERM, then waits for the graceful shutdown to complete.
     pub fn stop(self) {
-        let mut child = self.child.lock().unwrap();
-        let pid = child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success(), "kill -TERM {pid} failed");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "unclean exit {status}:\n{}",
-                    self.output()
-                );
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        match self.process.terminate(Duration::from_secs(20)) {
+            Some(status) => assert!(
+                status.success(),
+                "unclean exit {status}:\n{}",
+                self.output()
+            ),
+            None => panic!("no graceful stop within 20 s:\n{}", self.output()),
         }
-        let _ = child.kill();
-        panic!("no graceful stop within 20 s:\n{}", self.output());
     }
 
     /// One request; `Err` when the server is unreachable (killed).
@@ -267,12 +223,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// The `id`s of a JSON array of objects.
 pub fn ids(list: &Value) -> Vec<String> {
     list.as_array()
@@ -280,32 +230,4 @@ pub fn ids(list: &Value) -> Vec<String> {
         .iter()
         .map(|item| item["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Keeps what the server prints; sends the port once it is announced.
-fn collect(
-    stream: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    mut port: Option<mpsc::Sender<u16>>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if let Some(found) = line.find(LISTENING).and_then(|i| {
-                let digits: String = line[i + LISTENING.len()..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                digits.parse::<u16>().ok()
-            }) {
-                if let Some(tx) = port.take() {
-                    let _ = tx.send(found);
-                }
-            }
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&line);
-                log.push('\n');
-            }
-        }
-    });
 }

@@ -3,6 +3,9 @@
 //! and storage that stays bounded under churn.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod churn;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{new_db, Server, USER_PW};
+use crate::helpers::{new_db_dir, Server, USER_PW};
 
 #[derive(Clone, Copy)]
 enum Stop {
@@ -12,7 +12,7 @@ enum Stop {
 }
 
 async fn everything_survives(stop: Stop) {
-    let dir = new_db();
+    let dir = new_db_dir();
     let server = Server::start(dir.path(), &[]);
     let admin = server.admin().await;
     server.register(&admin, "alice").await;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::helpers::{new_db, Server, USER_PW};
+use crate::helpers::{new_db_dir, Server, USER_PW};
 
 /// Concurrent requests per round.
 const RACERS: usize = 12;
@@ -11,7 +11,7 @@ const ROUNDS: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_with_one_token_leave_at_most_one_winner_and_a_dead_session() {
-    let dir = new_db();
+    let dir = new_db_dir();
     let server = Arc::new(Server::start(dir.path(), &[]));
     let admin = server.admin().await;
     server.register(&admin, "alice").await;
