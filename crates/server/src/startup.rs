@@ -18,6 +18,9 @@ pub struct App {
     purge_every: Duration,
     pub url: String,
     pub root: std::path::PathBuf,
+    /// Installed before the startup line is printed, so that a signal
+    /// arriving right after it still shuts down cleanly.
+    shutdown: ShutdownSignal,
     _database: Database,
     _tempdir: Option<tempfile::TempDir>,
 }
@@ -78,6 +81,7 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
     Ok(App {
         listener,
         state,
+        shutdown: ShutdownSignal::install(),
         purge_every: Duration::from_secs(args.purge_interval),
         url: format!("http://{local}{}", prefix.trim_end_matches('/')),
         root: database.root.clone(),
@@ -120,7 +124,7 @@ impl App {
         });
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(self.shutdown.received())
             .await
             .context("server error")?;
         tracing::info!("stopped");
@@ -128,24 +132,40 @@ impl App {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM handlers, registered when created.
+struct ShutdownSignal {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignal {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .map_err(|e| tracing::warn!(error = %e, "cannot install signal handlers"))
+                .ok();
+            ShutdownSignal { signals }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+        #[cfg(not(unix))]
+        ShutdownSignal {}
     }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+
+    async fn received(self) {
+        #[cfg(unix)]
+        match self.signals {
+            Some((mut int, mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested: finishing in-flight requests");
+    }
 }
