@@ -1,10 +1,11 @@
 //! One connection per instance that `LISTEN`s on the schema's channel, and
 //! the thread that applies what it hears.
 //!
-//! A heartbeat detects a dead connection within about a second (a silent
-//! network partition included); the session index then refuses tokens
-//! until the listener is back and everything has been reloaded, so a
-//! revocation elsewhere is never missed for longer than that.
+//! A heartbeat detects a broken connection at once and a silent network
+//! partition within about four seconds (three slow answers in a row: load
+//! alone must not look like a partition); the session index then refuses
+//! tokens until the listener is back and everything has been reloaded, so
+//! a revocation elsewhere is never missed for longer than that.
 
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Weak;
@@ -19,7 +20,11 @@ use crate::sessions::PgSessionStore;
 use crate::table::Table;
 
 const HEARTBEAT: Duration = Duration::from_millis(250);
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(500);
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Slow answers tolerated in a row before the connection counts as lost:
+/// a saturated CPU delays a `SELECT 1` without anything being missed, and
+/// refusing every token then would turn load into an outage.
+const SLOW_BEATS: u32 = 3;
 const RETRY: Duration = Duration::from_millis(200);
 
 pub(crate) enum Event {
@@ -98,10 +103,17 @@ async fn listen(
             events.send(Event::Reconnected).map_err(|e| e.to_string())?;
         }
     }
+    let mut slow = 0;
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         let beat = tokio::time::timeout(HEARTBEAT_TIMEOUT, client.simple_query("SELECT 1")).await;
-        if !matches!(beat, Ok(Ok(_))) || pump.is_finished() {
+        slow = match beat {
+            Ok(Ok(_)) => 0,
+            Err(_) => slow + 1,
+            // An error is a broken connection: lost at once.
+            Ok(Err(_)) => SLOW_BEATS,
+        };
+        if slow >= SLOW_BEATS || pump.is_finished() {
             pump.abort();
             return Err("heartbeat failed".into());
         }
