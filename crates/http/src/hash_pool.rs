@@ -1,14 +1,18 @@
 //! The password-hashing pool: `--hash-workers` threads of its own (default:
 //! one per core) that run every use-case computing Argon2 (login, register,
-//! password changes), at a lower CPU priority than the async workers.
+//! password changes), never on the async workers.
 //!
 //! Why threads of its own: at most `workers` hashes (and their working
-//! memory) exist at once, whatever happens to the requests; and a login
-//! storm cannot starve token validation: the workers run at nice
-//! [`HASH_NICE`], so when the cores are busy the scheduler prefers the
-//! async workers answering validations (measured: validation p99 during a
-//! storm went from ~70 ms to the figures in bench/README.md). A request
-//! dropped while its job waits (the client went away) costs no hash.
+//! memory) exist at once, whatever happens to the requests (with the
+//! blocking pool and a semaphore, a request dropped mid-hash freed its slot
+//! while the hash went on); and a request dropped while its job waits (the
+//! client went away) costs no hash at all.
+//!
+//! The threads run at the async workers' priority. Running them at a lower
+//! one (nice 10) was tried: it made validation faster during a login storm
+//! but, with other processes busy, a preempted hashing thread holding or
+//! awaiting a write lock of the session index or the user store stalled
+//! every validation behind it (priority inversion: p99 180 ms in one run).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -16,9 +20,6 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
-
-/// Niceness of the hashing threads (0 = the async workers' priority).
-pub const HASH_NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -102,26 +103,12 @@ impl HashPool {
 }
 
 fn work(receiver: &Mutex<Receiver<Job>>) {
-    lower_priority();
     loop {
         // The lock is held only while waiting for the next job.
         let next = receiver.lock().recv();
         match next {
             Ok(job) => job(),
             Err(_) => return,
-        }
-    }
-}
-
-/// Lowers this thread's CPU priority; where that is not possible the pool
-/// still works, at normal priority.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // On Linux, PRIO_PROCESS with a thread id sets that thread's nice value.
-        let me = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(me), HASH_NICE) {
-            tracing::debug!(error = %e, "cannot lower the priority of a hashing thread");
         }
     }
 }
@@ -133,20 +120,13 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test]
-    async fn runs_jobs_on_its_threads_at_a_lower_priority() {
+    async fn runs_jobs_on_its_own_threads() {
         let pool = HashPool::new(2).unwrap();
-        let (name, nice) = pool
-            .run(|| {
-                let name = std::thread::current().name().map(str::to_string);
-                (
-                    name,
-                    rustix::process::getpriority_process(None).unwrap_or(0),
-                )
-            })
+        let name = pool
+            .run(|| std::thread::current().name().map(str::to_string))
             .await
             .unwrap();
         assert!(name.unwrap().starts_with("argon2-"));
-        assert!(nice >= HASH_NICE || nice == 19, "nice {nice}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

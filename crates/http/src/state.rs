@@ -69,8 +69,7 @@ impl AppState {
     }
 
     /// Runs a use-case that hashes passwords on the hashing pool: at most
-    /// `hash_workers` at a time, at a lower priority, never on the async
-    /// workers.
+    /// `hash_workers` at a time, never on the async workers.
     pub async fn hashing<T, F>(&self, job: F) -> Result<T, ApiError>
     where
         F: FnOnce(&AuthDb) -> T + Send + 'static,

@@ -19,6 +19,11 @@ use tracing_subscriber::Layer;
 pub const AUDIT_FILE: &str = "audit.log";
 const TARGETS: [&str; 2] = ["plantdb_auth::audit", "plantdb_auth::security"];
 
+/// Whether events of this target go to the audit log.
+pub fn is_audit_target(target: &str) -> bool {
+    TARGETS.contains(&target)
+}
+
 /// Rotation settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Rotation {

@@ -20,7 +20,15 @@ pub fn init(level: &str, json: bool) -> AuditLayer {
     let audit = AuditLayer::default();
     let _ = tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
-        .with(audit.clone())
+        // Filtered to its targets, so that it does not switch on every
+        // debug and trace call site of the process.
+        .with(
+            audit
+                .clone()
+                .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                    crate::audit::is_audit_target(m.target())
+                })),
+        )
         .with(plantdb_auth_http::metrics::AuditCounter::layer())
         .try_init();
     audit
