@@ -19,6 +19,7 @@
 //! is noticed within a second and the instance refuses tokens until it has
 //! reconnected and reloaded.
 
+mod audit;
 mod bridge;
 mod keys;
 mod listener;
@@ -41,6 +42,7 @@ use tokio_postgres::NoTls;
 use crate::bridge::Bridge;
 use crate::table::Table;
 
+pub use crate::audit::PgAuditLog;
 pub use crate::schema::SCHEMA_VERSION;
 pub use crate::sessions::PgSessionStore;
 
@@ -129,6 +131,11 @@ fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError>
 }
 
 impl PgStores {
+    /// The audit trail in `auth_audit`.
+    pub fn audit_log(&self) -> PgAuditLog {
+        PgAuditLog::new(self.shared.clone())
+    }
+
     /// Connects, applies pending schema migrations, starts listening, then
     /// loads users and groups. Call from any thread.
     pub fn open(url: &str, pool_size: usize) -> Result<PgStores, StoreError> {

@@ -53,6 +53,13 @@ const MIGRATIONS: &[&str] = &[
         name text PRIMARY KEY,
         value text NOT NULL
     );",
+    // 2: the audit trail, shared by every instance.
+    "CREATE TABLE auth_audit (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        event jsonb NOT NULL
+    );
+    CREATE INDEX auth_audit_at ON auth_audit (at);",
 ];
 
 /// The schema version this build writes.

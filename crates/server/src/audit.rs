@@ -86,18 +86,30 @@ impl Sink {
     }
 }
 
-/// A tracing layer; the file is attached once the database is open.
+/// Where audit events go: the file, or (with `--store postgres://...`)
+/// the shared `auth_audit` table.
+enum Destination {
+    File(Mutex<Sink>),
+    Record(Box<dyn Fn(Value) + Send + Sync>),
+}
+
+/// A tracing layer; the destination is attached once the database is open.
 #[derive(Clone, Default)]
 pub struct AuditLayer {
-    sink: Arc<OnceLock<Mutex<Sink>>>,
+    sink: Arc<OnceLock<Destination>>,
 }
 
 impl AuditLayer {
     /// Starts writing to `<state_dir>/audit.log`.
     pub fn attach(&self, state_dir: &Path, rotation: Rotation) -> std::io::Result<()> {
         let sink = Sink::open(&state_dir.join(AUDIT_FILE), rotation)?;
-        let _ = self.sink.set(Mutex::new(sink));
+        let _ = self.sink.set(Destination::File(Mutex::new(sink)));
         Ok(())
+    }
+
+    /// Hands every event to `record` instead of a file.
+    pub fn attach_recorder(&self, record: impl Fn(Value) + Send + Sync + 'static) {
+        let _ = self.sink.set(Destination::Record(Box::new(record)));
     }
 }
 
@@ -142,10 +154,16 @@ impl<S: Subscriber> Layer<S> for AuditLayer {
             .0
             .insert("level".into(), Value::String(meta.level().to_string()));
         event.record(&mut fields);
-        let mut line = Value::Object(fields.0).to_string().into_bytes();
-        line.push(b'\n');
-        if let Err(e) = sink.lock().write_line(&line) {
-            eprintln!("audit log: cannot write: {e}");
+        let event = Value::Object(fields.0);
+        match sink {
+            Destination::Record(record) => record(event),
+            Destination::File(file) => {
+                let mut line = event.to_string().into_bytes();
+                line.push(b'\n');
+                if let Err(e) = file.lock().write_line(&line) {
+                    eprintln!("audit log: cannot write: {e}");
+                }
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use plantdb_auth_core::session::{
 };
 use plantdb_auth_core::store::fsdb::{self, Fsdb};
 use plantdb_auth_core::store::{GroupStore, LockoutPolicy, UserStore};
-use plantdb_auth_postgres::{PgStores, DEFAULT_POOL_SIZE};
+use plantdb_auth_postgres::{PgAuditLog, PgStores, DEFAULT_POOL_SIZE};
 use plantdb_auth_service::{ApiTokenPolicy, AuthDb};
 
 use crate::settings::ServeArgs;
@@ -26,6 +26,9 @@ pub const SESSIONS_FILE: &str = "sessions.sqlite3";
 pub struct Database {
     pub db: Arc<AuthDb>,
     pub root: PathBuf,
+    /// The shared audit trail with `--store postgres://...`; `None`: the
+    /// audit log file in the database directory.
+    pub audit: Option<PgAuditLog>,
     _fsdb: Option<Fsdb>,
 }
 
@@ -36,6 +39,7 @@ struct Stores {
     sessions: Arc<dyn SessionStore>,
     key: SigningKey,
     fsdb: Option<Fsdb>,
+    audit: Option<PgAuditLog>,
 }
 
 /// Makes `root` a database if it does not exist or is an empty directory;
@@ -80,6 +84,7 @@ fn fsdb_stores(root: &Path) -> anyhow::Result<Stores> {
         sessions: Arc::new(SqliteSessionStore::open(&state_dir.join(SESSIONS_FILE))?),
         key: signing_key(&state_dir)?,
         fsdb: Some(fsdb),
+        audit: None,
     })
 }
 
@@ -98,6 +103,7 @@ fn postgres_stores(url: &str) -> anyhow::Result<Stores> {
         sessions: pg.sessions.clone(),
         key,
         fsdb: None,
+        audit: Some(pg.audit_log()),
     })
 }
 
@@ -147,6 +153,7 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
     Ok(Database {
         db: Arc::new(db),
         root: root.to_path_buf(),
+        audit: stores.audit,
         _fsdb: stores.fsdb,
     })
 }

@@ -26,9 +26,14 @@ async fn main() -> std::process::ExitCode {
 async fn serve(args: plantdb_auth::settings::ServeArgs) -> anyhow::Result<()> {
     let audit = telemetry::init(&args.log_level, args.log_json);
     let app = startup::build(args).await?;
-    let state_dir = app.root.join(plantdb_auth_core::store::fsdb::STATE_DIR);
-    if let Err(e) = audit.attach(&state_dir, plantdb_auth::audit::Rotation::default()) {
-        tracing::warn!(error = %e, "the audit log cannot be written; audit events go to the console only");
+    match app.shared_audit_log() {
+        Some(shared) => audit.attach_recorder(move |event| shared.record(event)),
+        None => {
+            let state_dir = app.root.join(plantdb_auth_core::store::fsdb::STATE_DIR);
+            if let Err(e) = audit.attach(&state_dir, plantdb_auth::audit::Rotation::default()) {
+                tracing::warn!(error = %e, "the audit log cannot be written; audit events go to the console only");
+            }
+        }
     }
     println!(
         "plantdb-auth listening on {} (database: {})",

@@ -91,6 +91,11 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
 }
 
 impl App {
+    /// The shared audit trail when the store is PostgreSQL.
+    pub fn shared_audit_log(&self) -> Option<plantdb_auth_postgres::PgAuditLog> {
+        self._database.audit.clone()
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

@@ -131,3 +131,40 @@ async fn an_instance_killed_with_sigkill_leaves_the_other_serving() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// Audit events of every instance land in the one `auth_audit` table.
+#[tokio::test]
+async fn audit_events_of_both_instances_are_in_the_database() {
+    let Some((schema, _scans, a, b)) =
+        two_servers("audit_events_of_both_instances_are_in_the_database")
+    else {
+        return;
+    };
+    for server in [&a, &b] {
+        let body = json!({"username": "admin", "password": "not-the-password"});
+        let (status, _) = server.post("/api/v1/auth/login", None, body).await;
+        assert_eq!(status, 401);
+    }
+    let base = test_url("audit").unwrap();
+    let query = format!(
+        "SELECT 1 FROM {}.auth_audit WHERE event->>'event' = 'login_failed' AND event->>'user' = 'admin'",
+        schema.name
+    );
+    let mut rows = 0;
+    for _ in 0..50 {
+        rows = plantdb_auth_postgres::testing::execute_sql(&base, &query).unwrap();
+        if rows >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 2, "one failed login per instance in auth_audit");
+    let secrets = format!(
+        "SELECT 1 FROM {}.auth_audit WHERE event::text LIKE '%not-the-password%'",
+        schema.name
+    );
+    assert_eq!(
+        plantdb_auth_postgres::testing::execute_sql(&base, &secrets).unwrap(),
+        0
+    );
+}
