@@ -16,3 +16,6 @@ pub use error::ApiError;
 pub use rate_limit::RateLimits;
 pub use router::router;
 pub use state::{AppState, HttpConfig};
+
+#[cfg(test)]
+mod test_support;

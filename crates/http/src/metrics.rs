@@ -330,55 +330,12 @@ mod tests {
     }
 
     mod through_the_router {
-        use std::sync::Arc;
-
         use axum::body::{to_bytes, Body};
         use axum::http::Request;
-        use plantdb_auth_core::clock::SystemClock;
-        use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
-        use plantdb_auth_core::session::{
-            MemorySessionStore, SessionConfig, SessionManager, SigningKey,
-        };
-        use plantdb_auth_core::store::memory::{MemoryGroupStore, MemoryUserStore};
-        use plantdb_auth_core::store::LockoutPolicy;
-        use plantdb_auth_service::{ApiTokenPolicy, AuthDb};
         use tower::ServiceExt;
 
         use crate::request_id::X_REQUEST_ID;
-        use crate::{router, AppState, HttpConfig};
-
-        fn app(prefix: Option<&str>) -> axum::Router {
-            let clock = Arc::new(SystemClock);
-            let sessions = SessionManager::new(
-                &SigningKey::random(),
-                Arc::new(MemorySessionStore::default()),
-                clock.clone(),
-                SessionConfig::default(),
-            )
-            .unwrap();
-            let cheap = HashParams {
-                m_cost: 64,
-                t_cost: 1,
-                p_cost: 1,
-            };
-            let db = AuthDb {
-                users: Arc::new(MemoryUserStore::default()),
-                groups: Arc::new(MemoryGroupStore::default()),
-                sessions,
-                hasher: PasswordHasher::new(cheap).unwrap(),
-                policy: PasswordPolicy::default(),
-                lockout: LockoutPolicy::default(),
-                api_tokens: ApiTokenPolicy::default(),
-                clock,
-                root: None,
-            };
-            let config = HttpConfig {
-                url_prefix: prefix.map(str::to_string),
-                rate_limits: None,
-                ..HttpConfig::default()
-            };
-            router(AppState::new(Arc::new(db), config))
-        }
+        use crate::test_support::app;
 
         async fn call(app: &axum::Router, method: &str, uri: &str) -> axum::response::Response {
             let request = Request::builder()
