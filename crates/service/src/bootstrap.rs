@@ -1,6 +1,7 @@
 //! First start: make sure `guest` and `admin` exist.
 
 use plantdb_auth_core::model::{Role, User, Username};
+use plantdb_auth_core::store::StoreError;
 
 use crate::{AuthDb, AuthError};
 
@@ -35,8 +36,7 @@ pub fn ensure_default_accounts(db: &AuthDb, admin: AdminPassword) -> Result<Boot
     let mut outcome = Bootstrap::default();
     let guest = Username::parse("guest").map_err(|e| AuthError::Internal(e.to_string()))?;
     if !db.users.exists(&guest)? {
-        create(db, guest, "PlantDB Guest", "guest", Role::Reader)?;
-        outcome.created_guest = true;
+        outcome.created_guest = create(db, guest, "PlantDB Guest", "guest", Role::Reader)?;
     }
     let admin_name = Username::parse("admin").map_err(|e| AuthError::Internal(e.to_string()))?;
     if !db.users.exists(&admin_name)? {
@@ -54,8 +54,10 @@ pub fn ensure_default_accounts(db: &AuthDb, admin: AdminPassword) -> Result<Boot
                 p
             }
         };
-        create(db, admin_name, "PlantDB Admin", &password, Role::Admin)?;
-        outcome.created_admin = true;
+        outcome.created_admin = create(db, admin_name, "PlantDB Admin", &password, Role::Admin)?;
+        if !outcome.created_admin {
+            outcome.generated_admin_password = None;
+        }
     }
     Ok(outcome)
 }
@@ -66,12 +68,18 @@ fn create(
     fullname: &str,
     password: &str,
     role: Role,
-) -> Result<(), AuthError> {
+) -> Result<bool, AuthError> {
     let hash = db
         .hasher
         .hash(password)
         .map_err(|e| AuthError::Internal(e.to_string()))?;
-    db.users
-        .create(User::new(name, fullname, hash, [role], db.clock.now()))?;
-    Ok(())
+    match db
+        .users
+        .create(User::new(name, fullname, hash, [role], db.clock.now()))
+    {
+        Ok(()) => Ok(true),
+        // Another instance on the same shared store created it first: done.
+        Err(StoreError::UserExists(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

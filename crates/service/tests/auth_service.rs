@@ -694,3 +694,42 @@ fn a_weak_given_admin_password_is_used_as_given() {
     ensure_default_accounts(&t.db, AdminPassword::Given("admin".into())).unwrap();
     t.login("admin", "admin");
 }
+
+/// Another instance sharing the store creates the accounts between our
+/// existence check and our insert: not an error, and nothing is reported
+/// as created here (no generated password to print).
+#[test]
+fn default_accounts_created_meanwhile_by_another_instance_are_fine() {
+    use plantdb_auth_core::store::{StoreError, UserEdit, UserStore};
+    use std::sync::Arc;
+
+    /// Says nobody exists, as a store another instance is about to fill.
+    struct LateStore(Arc<dyn UserStore>);
+    impl UserStore for LateStore {
+        fn get(&self, u: &Username) -> Result<Option<User>, StoreError> {
+            self.0.get(u)
+        }
+        fn exists(&self, _: &Username) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        fn list(&self) -> Result<Vec<User>, StoreError> {
+            self.0.list()
+        }
+        fn create(&self, user: User) -> Result<(), StoreError> {
+            self.0.create(user)
+        }
+        fn update(&self, u: &Username, edit: UserEdit<'_>) -> Result<User, StoreError> {
+            self.0.update(u, edit)
+        }
+        fn delete(&self, u: &Username) -> Result<(), StoreError> {
+            self.0.delete(u)
+        }
+    }
+
+    let mut t = TestDb::new();
+    t.db.users = Arc::new(LateStore(t.db.users.clone()));
+    let outcome = ensure_default_accounts(&t.db, AdminPassword::Generate).unwrap();
+    assert!(!outcome.created_admin && !outcome.created_guest);
+    assert_eq!(outcome.generated_admin_password, None);
+    assert!(authenticate_user(&t.db, "admin", ADMIN_PASSWORD).is_ok());
+}
