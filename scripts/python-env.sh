@@ -5,9 +5,12 @@
 # network access. Prints the venv's python path on the last line of stdout.
 #
 # Usage: scripts/python-env.sh [--with-server]
-#   --with-server   also install plantdb-server==0.17.0 (Flask, ...; NOT open3d),
-#                   needed only to run the reference Python server
-#                   (scripts/pycompat/run_python_server.py).
+#   --with-server   also install plantdb-server==0.17.0 (Flask, ...) and open3d-cpu
+#                   (the real Open3D, CPU build, ~100 MB wheel + Dash/Jupyter widgets),
+#                   needed to run the reference Python server with its data routes
+#                   (scripts/pycompat/run_python_server.py, run_differential.sh).
+#                   Open3D's shared library needs Debian's libusb-1.0-0 (and libgomp1):
+#                   a hint is printed when `import open3d` fails.
 # Environment:
 #   PLANTDB_VENV    venv location (default: <repo>/target/pyenv/venv)
 #   PYTHON          interpreter used to create the venv (default: first of
@@ -23,7 +26,7 @@ with_server=0
 for arg in "$@"; do
     case "$arg" in
         --with-server) with_server=1 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "python-env.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -59,7 +62,10 @@ py_ok "$vpy" || die "$venv exists but its python is not >=3.10,<3.13; remove it 
 # plantdb-client imports pybase64 without declaring it (plantdb-server
 # brings it): install it explicitly. Dashed names: pip and importlib accept them.
 pkgs=("plantdb-commons==$PLANTDB_VERSION" "plantdb-client==$PLANTDB_VERSION" "pybase64==1.5.1")
-[ "$with_server" = 1 ] && pkgs+=("plantdb-server==$PLANTDB_VERSION")
+# open3d-cpu: plantdb.server imports open3d at start-up (webcache.py) without
+# declaring it; the CPU wheel provides the same `open3d` module as the GPU one.
+OPEN3D_VERSION=0.20.0
+[ "$with_server" = 1 ] && pkgs+=("plantdb-server==$PLANTDB_VERSION" "open3d-cpu==$OPEN3D_VERSION")
 
 # Skip pip entirely (no network) when the pinned distributions are already there.
 if ! "$vpy" - "${pkgs[@]}" <<'EOF' >/dev/null 2>&1
@@ -81,6 +87,18 @@ then
     # PyPI spells them plantdb-commons etc.; pip normalises '.' and '-'.
     PIP_NO_WARN_SCRIPT_LOCATION=1 "$vpy" -m pip install "${pip_args[@]}" "${pkgs[@]}" >&2 \
         || die "pip install ${pkgs[*]} into $venv failed"
+fi
+
+if [ "$with_server" = 1 ]; then
+    # Open3D's pybind module links libusb-1.0 and libgomp (Debian: libusb-1.0-0, libgomp1).
+    if ! err="$("$vpy" -c 'import open3d' 2>&1)"; then
+        echo "python-env.sh: warning: 'import open3d' fails in $venv:" >&2
+        echo "$err" | tail -n 3 >&2
+        case "$err" in
+            *libusb*|*libEGL*|*libGL*|*libX11*|*libudev*) echo "python-env.sh: hint: apt-get install -y libusb-1.0-0 libegl1 libgl1 libx11-6 libudev1" >&2 ;;
+            *libgomp*) echo "python-env.sh: hint: apt-get install -y libgomp1" >&2 ;;
+        esac
+    fi
 fi
 
 echo "$vpy"

@@ -5,8 +5,10 @@
 # conforms to the document.
 #
 # Starts `plantdb-auth serve --test --port 0 --no-rate-limits` (a fresh
-# temporary database with admin/admin), logs in as admin so that the
-# authenticated routes are exercised, runs schemathesis, stops the server.
+# temporary database with admin/admin and the demo scans, which the path
+# parameters' examples name, so the data routes answer 200 too), logs in as
+# admin so that the authenticated routes are exercised (data writes
+# included), runs schemathesis, stops the server.
 # Exits non-zero on any failure.
 #
 # Usage: scripts/schemathesis.sh [extra schemathesis options]

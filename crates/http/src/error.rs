@@ -71,12 +71,25 @@ impl From<AuthError> for ApiError {
             AuthError::UserExists(_) => (StatusCode::CONFLICT, "user_exists"),
             AuthError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AuthError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AuthError::Busy(_) => {
+                let mut busy =
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string());
+                busy.retry_after = Some(5);
+                return busy;
+            }
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 return ApiError::internal();
             }
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<plantdb_data::DataError> for ApiError {
+    fn from(e: plantdb_data::DataError) -> Self {
+        ApiError::from(AuthError::from(e))
     }
 }
 
@@ -96,6 +109,17 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: say which scheme, and why a token was refused.
+            let value = if self.code == "invalid_token" {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
         }
         if let Some(secs) = self.retry_after {
             response
@@ -123,6 +147,8 @@ mod tests {
             (AuthError::UserExists("u".into()), 409, "user_exists"),
             (AuthError::Conflict("c".into()), 409, "conflict"),
             (AuthError::NotFound("n".into()), 404, "not_found"),
+            (AuthError::TooLarge("t".into()), 413, "payload_too_large"),
+            (AuthError::Busy("b".into()), 503, "busy"),
             (AuthError::Internal("/secret/path".into()), 500, "internal"),
         ];
         for (err, status, code) in cases {

@@ -26,6 +26,18 @@ pub enum Bucket {
     Login,
     LoginCheck,
     Health,
+    /// Data reads (listings, scan info, files, previews from the cache).
+    DataRead,
+    /// `/refresh` of the whole database.
+    Refresh,
+    /// `/refresh?scan_id=`.
+    RefreshScan,
+    /// Archive download and upload.
+    Archive,
+    /// Work that costs CPU per request: point-cloud and mesh coordinates.
+    Heavy,
+    /// Data writes (scans, filesets, files, metadata, timelapses).
+    DataWrite,
 }
 
 /// Requests allowed per client per window, per bucket.
@@ -35,6 +47,12 @@ pub struct RateLimits {
     pub login: u32,
     pub login_check: u32,
     pub health: u32,
+    pub data_read: u32,
+    pub refresh: u32,
+    pub refresh_scan: u32,
+    pub archive: u32,
+    pub heavy: u32,
+    pub data_write: u32,
 }
 
 impl Default for RateLimits {
@@ -44,6 +62,12 @@ impl Default for RateLimits {
             login: 20,
             login_check: 120,
             health: 120,
+            data_read: 6000,
+            refresh: 12,
+            refresh_scan: 60,
+            archive: 10,
+            heavy: 60,
+            data_write: 6000,
         }
     }
 }
@@ -55,6 +79,12 @@ impl RateLimits {
             Bucket::Login => self.login,
             Bucket::LoginCheck => self.login_check,
             Bucket::Health => self.health,
+            Bucket::DataRead => self.data_read,
+            Bucket::Refresh => self.refresh,
+            Bucket::RefreshScan => self.refresh_scan,
+            Bucket::Archive => self.archive,
+            Bucket::Heavy => self.heavy,
+            Bucket::DataWrite => self.data_write,
         }
     }
 }
@@ -105,23 +135,36 @@ impl RateLimiter {
     }
 }
 
-/// Middleware applied to one route: `from_fn_with_state((state, bucket), limit)`.
-pub async fn limit(
-    State((state, bucket)): State<(AppState, Bucket)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(limiter) = &state.limiter {
-        let (parts, body) = request.into_parts();
-        let ip = client_ip(&parts, state.config.trust_proxy);
-        if let Err(retry_after) = limiter.check(ip, bucket, Instant::now()) {
+/// Counts one request of the client in `bucket`; the 429 to answer when
+/// over the limit. For handlers that choose the bucket from the request.
+pub fn check(state: &AppState, ip: IpAddr, bucket: Bucket) -> Result<(), ApiError> {
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
+    limiter
+        .check(ip, bucket, Instant::now())
+        .map_err(|retry_after| {
             let mut err = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!("Too many requests: try again in {retry_after} seconds"),
             );
             err.retry_after = Some(retry_after);
-            return err.into_response();
+            err
+        })
+}
+
+/// Middleware applied to one route: `from_fn_with_state((state, bucket), limit)`.
+pub async fn limit(
+    State((state, bucket)): State<(AppState, Bucket)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.limiter.is_some() {
+        let (parts, body) = request.into_parts();
+        let ip = client_ip(&parts, state.config.trust_proxy);
+        if let Err(e) = check(&state, ip, bucket) {
+            return e.into_response();
         }
         return next.run(Request::from_parts(parts, body)).await;
     }

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::routes::users::routes())
         .merge(crate::routes::groups::routes())
         .merge(crate::routes::authz::routes())
+        .merge(crate::routes::data::routes(&state))
         .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .method_not_allowed_fallback(method_not_allowed);
     let app = match state
@@ -103,14 +104,20 @@ pub fn router(state: AppState) -> Router {
         .as_deref()
         .map(|p| p.trim_end_matches('/'))
     {
-        Some(prefix) if !prefix.is_empty() => Router::new().nest(prefix, api),
+        // `P/` answers like `P` (the nested root), as Python's `/` does.
+        Some(prefix) if !prefix.is_empty() => Router::new()
+            .route(
+                &format!("{prefix}/"),
+                crate::routes::data::viewer::root_route(&state),
+            )
+            .nest(prefix, api),
         _ => api,
     };
     app.route("/metrics", get(crate::metrics::render))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(SetResponseHeaderLayer::overriding(
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))

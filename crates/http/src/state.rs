@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use plantdb_auth_service::data::DataService;
 use plantdb_auth_service::AuthDb;
 
 use crate::error::ApiError;
@@ -23,6 +24,16 @@ pub struct HttpConfig {
     pub hash_workers: usize,
     /// Require a valid token for `GET login?username=` (stops enumeration).
     pub restrict_username_check: bool,
+    /// A build of the ROMI web viewer to serve at `/` and `/viewer/`.
+    pub viewer_dir: Option<std::path::PathBuf>,
+    /// Largest JSON body of a data write, and of an upload's `metadata` field.
+    pub max_json_body: u64,
+    /// Largest uploaded file or archive.
+    pub max_upload_size: u64,
+    /// Largest total uncompressed size of an uploaded archive.
+    pub max_archive_expanded_size: u64,
+    /// An upload that sends nothing for this long is abandoned.
+    pub upload_stall_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -36,6 +47,11 @@ impl Default for HttpConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             restrict_username_check: false,
+            viewer_dir: None,
+            max_json_body: 8 << 20,
+            max_upload_size: 8 << 30,
+            max_archive_expanded_size: 32 << 30,
+            upload_stall_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -45,6 +61,9 @@ pub struct AppState {
     pub db: Arc<AuthDb>,
     pub config: Arc<HttpConfig>,
     pub limiter: Option<Arc<RateLimiter>>,
+    /// The data API over the database directory; `None` for an in-memory
+    /// store (the data routes then answer 404).
+    pub data: Option<Arc<DataService>>,
     /// Argon2 runs there (see `hash_pool`); `None` if its threads could
     /// not be started (then hashing falls back to the blocking pool).
     hash_pool: Option<Arc<HashPool>>,
@@ -64,8 +83,15 @@ impl AppState {
             db,
             config: Arc::new(config),
             limiter,
+            data: None,
             hash_pool,
         }
+    }
+
+    /// Serves the data API of `data` as well.
+    pub fn with_data(mut self, data: Arc<DataService>) -> Self {
+        self.data = Some(data);
+        self
     }
 
     /// Runs a use-case that hashes passwords on the hashing pool: at most

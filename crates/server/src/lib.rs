@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cli;
 pub mod database;
+pub mod serve;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

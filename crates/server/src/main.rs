@@ -8,6 +8,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
+        Command::Demo(args) => plantdb_auth::cli::demo::execute(args),
         Command::Migrate(args) => plantdb_auth::cli::migrate::execute(args).await,
         Command::User(args) => admin::run(move || user::execute(args)).await,
         Command::Group(args) => admin::run(move || group::execute(args)).await,

@@ -95,6 +95,50 @@ pub struct ServeArgs {
     /// Require a valid token for GET login?username= (hides which accounts exist).
     #[arg(long)]
     pub restrict_username_check: bool,
+    /// A build of the ROMI web viewer (plant-3d-explorer, built with
+    /// PUBLIC_URL=/viewer) to serve: landing page at /, scan pages at /viewer/<scan>.
+    #[arg(long, env = "PLANTDB_VIEWER_DIR", value_name = "DIR")]
+    pub viewer: Option<PathBuf>,
+    /// With --test: start with an empty database instead of the demo scans.
+    #[arg(long)]
+    pub no_demo: bool,
+    /// Data API: seconds after which listings re-read the database directory
+    /// (scans added or removed by other programs appear within this delay).
+    #[arg(long, env = "PLANTDB_RELIST_INTERVAL", default_value_t = 5)]
+    pub relist_interval: u64,
+    /// Largest JSON body of a data write (and of an upload's metadata field), in bytes.
+    #[arg(long, env = "PLANTDB_MAX_JSON_BODY", default_value_t = 8 << 20)]
+    pub max_json_body: u64,
+    /// Largest uploaded file or scan archive, in bytes (default 8 GiB).
+    #[arg(long, env = "PLANTDB_MAX_UPLOAD_SIZE", default_value_t = 8 << 30)]
+    pub max_upload_size: u64,
+    /// Largest total uncompressed size of an uploaded archive, in bytes
+    /// (default: 4 times --max-upload-size).
+    #[arg(long, env = "PLANTDB_MAX_ARCHIVE_EXPANDED_SIZE")]
+    pub max_archive_expanded_size: Option<u64>,
+    /// Seconds an upload may send nothing before it is abandoned (408).
+    #[arg(long, env = "PLANTDB_UPLOAD_STALL_TIMEOUT", default_value_t = 60)]
+    pub upload_stall_timeout: u64,
+    /// Seconds a client may take to send a request's line and headers
+    /// (counted from the connection's opening, or from its first byte on a
+    /// kept-alive connection); slower ones are disconnected.
+    #[arg(long, env = "PLANTDB_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request, or for
+    /// the client to read a response, before it is closed.
+    #[arg(long, env = "PLANTDB_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Slowest accepted request body, in bytes per second, averaged over the
+    /// time the server waits for it after --body-timeout (408 below it).
+    #[arg(long, env = "PLANTDB_BODY_MIN_RATE", default_value_t = 1024)]
+    pub body_min_rate: u64,
+    /// Seconds a request body may take before --body-min-rate applies.
+    #[arg(long, env = "PLANTDB_BODY_TIMEOUT", default_value_t = 20)]
+    pub body_timeout: u64,
+    /// Connections served at once; beyond it, a new connection replaces the
+    /// longest-waiting one that has no request in progress, or waits.
+    #[arg(long, env = "PLANTDB_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Seconds between purges of expired sessions (hidden: for tests).
     #[arg(long, default_value_t = 60, hide = true)]
     pub purge_interval: u64,
@@ -115,6 +159,26 @@ impl ServeArgs {
                 "{name} must be a positive number of seconds (got {value})"
             );
         }
+        let connection = [
+            ("--header-timeout", self.header_timeout),
+            ("--idle-timeout", self.idle_timeout),
+            ("--body-timeout", self.body_timeout),
+            ("--body-min-rate", self.body_min_rate),
+        ];
+        for (name, value) in connection {
+            anyhow::ensure!(value > 0, "{name} must be at least 1 (got 0)");
+        }
+        for (name, value) in &connection[..3] {
+            anyhow::ensure!(
+                *value <= 604_800,
+                "{name} must be at most 604800 seconds, a week (got {value})"
+            );
+        }
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.max_connections),
+            "--max-connections must be between 1 and 1000000 (got {})",
+            self.max_connections
+        );
         anyhow::ensure!(
             self.purge_interval > 0,
             "--purge-interval must be at least 1 second"
@@ -135,6 +199,13 @@ impl ServeArgs {
             anyhow::ensure!(
                 plantdb_auth_postgres::is_postgres_url(store),
                 "--store must be a postgres:// or postgresql:// URL (omit it to keep users in the FSDB files)"
+            );
+        }
+        if let Some(dir) = &self.viewer {
+            anyhow::ensure!(
+                dir.join("index.html").is_file(),
+                "--viewer {} holds no index.html: point it at a build of plant-3d-explorer (the directory with index.html and static/)",
+                dir.display()
             );
         }
         if let Some(prefix) = &self.url_prefix {

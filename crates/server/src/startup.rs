@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use plantdb_auth_http::{router, AppState, HttpConfig, RateLimits};
+use plantdb_auth_service::data::{DataService, DataSettings};
 use plantdb_auth_service::{ensure_default_accounts, AdminPassword};
+use plantdb_data::fsdb::IndexSettings;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::database::{self, Database};
+use crate::serve::{BodyRate, ConnectionLimits, Timeouts};
 use crate::settings::{default_db_dir, ServeArgs};
 
 pub struct App {
@@ -16,6 +20,7 @@ pub struct App {
     state: AppState,
     /// How often expired sessions are purged from the store.
     purge_every: Duration,
+    limits: ConnectionLimits,
     pub url: String,
     pub root: std::path::PathBuf,
     /// Installed before the startup line is printed, so that a signal
@@ -31,6 +36,7 @@ fn http_config(args: &ServeArgs) -> HttpConfig {
         login: args.rate_limit_login,
         login_check: args.rate_limit_login_check,
         health: args.rate_limit_health,
+        ..RateLimits::default()
     });
     HttpConfig {
         url_prefix: args.url_prefix.clone(),
@@ -43,6 +49,43 @@ fn http_config(args: &ServeArgs) -> HttpConfig {
                 .unwrap_or(2)
         }),
         restrict_username_check: args.restrict_username_check,
+        viewer_dir: args.viewer.clone(),
+        max_json_body: args.max_json_body,
+        max_upload_size: args.max_upload_size,
+        max_archive_expanded_size: args
+            .max_archive_expanded_size
+            .unwrap_or(args.max_upload_size.saturating_mul(4)),
+        upload_stall_timeout: Duration::from_secs(args.upload_stall_timeout.max(1)),
+    }
+}
+
+fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
+    ConnectionLimits {
+        timeouts: Timeouts {
+            header: Duration::from_secs(args.header_timeout),
+            idle: Duration::from_secs(args.idle_timeout),
+        },
+        body: BodyRate {
+            grace: Duration::from_secs(args.body_timeout),
+            min_rate: args.body_min_rate,
+        },
+        max_connections: args.max_connections,
+    }
+}
+
+fn data_settings(args: &ServeArgs) -> DataSettings {
+    DataSettings {
+        url_prefix: args
+            .url_prefix
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_string(),
+        index: IndexSettings {
+            relist_interval: Duration::from_secs(args.relist_interval),
+            ..IndexSettings::default()
+        },
+        ..DataSettings::default()
     }
 }
 
@@ -58,6 +101,11 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
         (args.db.clone().unwrap_or_else(default_db_dir), None)
     };
     database::prepare_root(&root)?;
+    if args.test && !args.no_demo {
+        let created = plantdb_data::demo::write_demo_database(&root)
+            .context("cannot write the demo scans into the test database")?;
+        tracing::info!(scans = created.len(), "demo scans written");
+    }
     let database = database::open(&root, &args)?;
     let admin = match (args.test, std::env::var("PLANTDB_ADMIN_PASSWORD")) {
         (true, _) => AdminPassword::TestMode,
@@ -77,12 +125,15 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
     })?;
     let local = listener.local_addr()?;
     let prefix = args.url_prefix.clone().unwrap_or_default();
-    let state = AppState::new(database.db.clone(), http_config(&args));
+    let data = DataService::open(&root, data_settings(&args))
+        .map_err(|e| anyhow::anyhow!("cannot open the database's data: {e}"))?;
+    let state = AppState::new(database.db.clone(), http_config(&args)).with_data(Arc::new(data));
     Ok(App {
         listener,
         state,
         shutdown: ShutdownSignal::install(),
         purge_every: Duration::from_secs(args.purge_interval),
+        limits: connection_limits(&args),
         url: format!("http://{local}{}", prefix.trim_end_matches('/')),
         root: database.root.clone(),
         _database: database,
@@ -127,11 +178,8 @@ impl App {
                 tracing::warn!(error = %e, "cannot calibrate failed-login pacing");
             }
         });
-        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(self.shutdown.received())
-            .await
-            .context("server error")?;
+        let app = router(self.state.clone());
+        crate::serve::serve(self.listener, app, self.limits, self.shutdown.received()).await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -33,9 +33,41 @@ pub enum AuthError {
     /// The thing named does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// A request body or archive over a configured limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A lock of the Python lock protocol could not be taken in time (503).
+    #[error("{0}")]
+    Busy(String),
     /// Our fault; details are logged, never sent (500).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<plantdb_data::DataError> for AuthError {
+    fn from(e: plantdb_data::DataError) -> Self {
+        use plantdb_data::DataError as D;
+        match e {
+            D::InvalidInput(m) => AuthError::InvalidInput(m),
+            D::NotFound(m) => AuthError::NotFound(m),
+            D::Conflict(m) => AuthError::Conflict(m),
+            D::TooLarge(m) => AuthError::TooLarge(m),
+            D::Busy(m) => AuthError::Busy(m),
+            other => AuthError::Internal(error_chain(&other)),
+        }
+    }
+}
+
+/// An error and its sources on one line, for the logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl From<StoreError> for AuthError {

@@ -7,6 +7,7 @@ pub mod api_token;
 pub mod auth;
 pub mod bootstrap;
 pub mod caller;
+pub mod data;
 mod db;
 mod error;
 pub mod health;
@@ -21,5 +22,5 @@ pub use auth::{
 pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
 pub use caller::{authenticate, Caller, Credentials};
 pub use db::{ApiTokenPolicy, AuthDb};
-pub use error::AuthError;
+pub use error::{error_chain, AuthError};
 pub use health::{health, DatabaseHealth};

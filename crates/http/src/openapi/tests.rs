@@ -11,8 +11,9 @@ use tower::ServiceExt;
 use super::document;
 use crate::test_support::app;
 
-/// The files that register routes: `router.rs` and every module of `routes/`.
-const SOURCES: [(&str, &str); 8] = [
+/// The files that register routes: `router.rs` and every module of
+/// `routes/` and `routes/data/` (named by their path under `routes/`).
+const SOURCES: [(&str, &str); 15] = [
     ("router", include_str!("../router.rs")),
     ("auth", include_str!("../routes/auth.rs")),
     ("authz", include_str!("../routes/authz.rs")),
@@ -21,7 +22,23 @@ const SOURCES: [(&str, &str); 8] = [
     ("sessions", include_str!("../routes/sessions.rs")),
     ("users", include_str!("../routes/users.rs")),
     ("mod", include_str!("../routes/mod.rs")),
+    ("data", include_str!("../routes/data/mod.rs")),
+    ("data/assets", include_str!("../routes/data/assets.rs")),
+    ("data/params", include_str!("../routes/data/params.rs")),
+    ("data/scans", include_str!("../routes/data/scans.rs")),
+    ("data/send", include_str!("../routes/data/send.rs")),
+    ("data/viewer", include_str!("../routes/data/viewer.rs")),
+    ("data/write", include_str!("../routes/data/write.rs")),
 ];
+
+/// Module files and the prefix of their submodules' names in [`SOURCES`].
+const MODULE_FILES: [(&str, &str); 2] = [("mod", ""), ("data", "data/")];
+
+/// Paths registered on purpose without being documented, and why.
+const UNDOCUMENTED: [(&str, &str); 1] = [(
+    "/viewer",
+    "the web viewer's static build (serve --viewer DIR), not an API",
+)];
 
 /// Methods probed on every documented path (HEAD and OPTIONS are axum's
 /// and the CORS layer's business, not the API's).
@@ -59,40 +76,88 @@ fn documented() -> BTreeSet<(String, String)> {
     pairs
 }
 
-/// Every string literal that starts with `/` in the route sources.
-fn path_literals(source: &str) -> Vec<&str> {
-    source
-        .split('"')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| s.starts_with('/'))
-        .collect()
+/// The paths a route source registers: every string literal that starts
+/// with `/` and is the first argument of `route(`, `route_service(`,
+/// `nest_service(` or `nest(`, or an argument of `path(` (the auth
+/// routes' "current, legacy" pair). A wildcard `{*rest}` is `{rest}` in
+/// the document.
+fn registered_paths(source: &str) -> Vec<String> {
+    const CALLS: [&str; 5] = [
+        "route(",
+        "route_service(",
+        "nest_service(",
+        "nest(",
+        "path(",
+    ];
+    let mut found = Vec::new();
+    let mut in_path_call = false;
+    // Pieces alternate: code, literal, code, literal, ...
+    let pieces: Vec<&str> = source.split('"').collect();
+    for (i, literal) in pieces.iter().enumerate().skip(1).step_by(2) {
+        let before = pieces[i - 1].trim_end();
+        let first_argument = CALLS.iter().any(|call| {
+            before
+                .strip_suffix(call)
+                .is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+        });
+        let second_of_path = in_path_call && before == ",";
+        in_path_call = first_argument && before.ends_with("path(") || second_of_path;
+        if (first_argument || second_of_path) && literal.starts_with('/') {
+            found.push(literal.replace("{*", "{"));
+        }
+    }
+    found
 }
 
 #[test]
 fn every_route_module_is_scanned() {
-    let (_, mod_rs) = SOURCES.iter().find(|(name, _)| *name == "mod").unwrap();
-    for line in mod_rs.lines() {
-        if let Some(module) = line
-            .strip_prefix("pub mod ")
-            .and_then(|l| l.strip_suffix(';'))
-        {
-            assert!(
-                SOURCES.iter().any(|(name, _)| *name == module),
-                "routes/{module}.rs registers routes the OpenAPI drift test does not read: add it to SOURCES"
-            );
+    for (file, prefix) in MODULE_FILES {
+        let (_, source) = SOURCES.iter().find(|(name, _)| *name == file).unwrap();
+        for line in source.lines() {
+            let module = line
+                .trim()
+                .strip_prefix("pub mod ")
+                .and_then(|l| l.split(';').next());
+            if let Some(module) = module {
+                let name = format!("{prefix}{module}");
+                assert!(
+                    SOURCES.iter().any(|(n, _)| *n == name),
+                    "routes/{name}.rs registers routes the OpenAPI drift test does not read: add it to SOURCES"
+                );
+            }
         }
     }
+}
+
+#[test]
+fn the_route_sources_are_read() {
+    // Every `.route(` call names its path as a literal, so the scan
+    // cannot silently find nothing.
+    for (file, source) in SOURCES {
+        let calls = source.matches(".route(").count();
+        let paths = registered_paths(source).len();
+        assert!(
+            paths >= calls,
+            "{file}.rs: {calls} .route( calls but only {paths} path literals found"
+        );
+    }
+    let viewer = SOURCES.iter().find(|(n, _)| *n == "data/viewer").unwrap().1;
+    assert!(registered_paths(viewer).contains(&"/files/{path}".to_string()));
+    let router = SOURCES.iter().find(|(n, _)| *n == "router").unwrap().1;
+    assert!(registered_paths(router).contains(&"/token-refresh".to_string()));
 }
 
 #[test]
 fn every_path_in_the_route_sources_is_documented() {
     let paths: BTreeSet<String> = documented().into_iter().map(|(_, p)| p).collect();
     for (file, source) in SOURCES {
-        for literal in path_literals(source) {
+        for path in registered_paths(source) {
+            if UNDOCUMENTED.iter().any(|(p, _)| *p == path) {
+                continue;
+            }
             assert!(
-                paths.contains(literal),
-                "{literal} (in {file}.rs) is not in the OpenAPI document: annotate its handler and list it in openapi.rs"
+                paths.contains(&path),
+                "{path} (in {file}.rs) is not in the OpenAPI document: annotate its handler and list it in openapi.rs"
             );
         }
     }
@@ -151,6 +216,17 @@ fn operations_document_their_common_errors() {
             if bearer {
                 assert!(responses.contains_key("401"), "{at}: takes a token, no 401");
             }
+            for content in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flat_map(|c| c.values())
+            {
+                let body = content["schema"].to_string();
+                assert!(
+                    !body.contains(r#"{"type":"null"}"#),
+                    "{at}: a null body is documented, the server refuses it"
+                );
+            }
             if op.get("requestBody").is_some() {
                 for status in ["400", "413"] {
                     assert!(
@@ -187,8 +263,36 @@ fn the_error_codes_are_the_contracts() {
         "payload_too_large",
         "rate_limited",
         "internal",
+        // data-api.md §0: a lock could not be taken (503).
+        "busy",
+        // A stalled upload (408).
+        "timeout",
     ];
     assert_eq!(codes, contract);
+}
+
+#[test]
+fn the_viewer_routes_have_their_tag_and_the_archive_part_its_type() {
+    let doc = serde_json::to_value(document(None)).unwrap();
+    for path in [
+        "/files/{path}",
+        "/pcGroundTruth/{scan}/{fs}/{file}",
+        "/scans_info",
+    ] {
+        assert_eq!(
+            doc["paths"][path]["get"]["tags"][0],
+            super::VIEWER_TAG,
+            "{path}"
+        );
+    }
+    for path in ["/api/v1/assets/archive/{scan}", "/archive/{scan}"] {
+        let multipart =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"];
+        assert_eq!(
+            multipart["encoding"]["zip_file"]["contentType"], "application/zip",
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -19,7 +19,18 @@ use crate::state::AppState;
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Response {
-    match state.blocking(plantdb_auth_service::health).await {
+    let data = state.data.clone();
+    let outcome = state
+        .blocking(move |db| {
+            let mut health = plantdb_auth_service::health(db)?;
+            if let Some(data) = data {
+                // Served scans, as the data routes list them.
+                health.scan_count = data.served_scan_count();
+            }
+            Ok::<_, plantdb_auth_service::AuthError>(health)
+        })
+        .await;
+    match outcome {
         Ok(Ok(db)) => Json(json!({
             "status": "healthy",
             "message": "API is running correctly",

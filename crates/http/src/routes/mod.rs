@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod data;
 pub mod groups;
 pub mod health;
 pub mod sessions;

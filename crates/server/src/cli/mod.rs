@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod demo;
 pub mod group;
 pub mod migrate;
 mod password;
@@ -15,7 +16,7 @@ use crate::settings::ServeArgs;
 #[command(
     name = "plantdb-auth",
     version,
-    about = "PlantDB authentication server: a drop-in, faster and safer replacement for the Python plantdb-server's auth API",
+    about = "PlantDB server: the data API, the web viewer and authentication in one binary, a drop-in, faster and safer replacement for the Python plantdb-server",
     long_about = None
 )]
 pub struct Cli {
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server on a PlantDB database.
     Serve(Box<ServeArgs>),
+    /// Write a few synthetic demo scans into a database directory.
+    Demo(demo::DemoArgs),
     /// Copy users, groups, API tokens and the signing key between an FSDB directory and PostgreSQL.
     Migrate(migrate::MigrateArgs),
     /// Manage user accounts on a database no server is running on.

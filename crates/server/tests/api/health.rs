@@ -33,12 +33,20 @@ async fn health_reports_a_healthy_database(gen: Gen) {
     );
 }
 
-/// Scans are the subdirectories holding a `metadata` subdirectory (contract §1).
+/// Scans are the subdirectories holding a `metadata` subdirectory and a
+/// `files.json` index (data-api.md §1.1); health counts the served ones.
 async fn health_counts_the_scans_of_the_database(gen: Gen) {
     let dir = new_db_dir();
     for scan in ["scan_a", "scan_b"] {
         std::fs::create_dir_all(dir.path().join(scan).join("metadata")).unwrap();
+        std::fs::write(
+            dir.path().join(scan).join("files.json"),
+            br#"{"filesets": []}"#,
+        )
+        .unwrap();
     }
+    // A directory with metadata/ but no files.json is not a scan.
+    std::fs::create_dir_all(dir.path().join("half_scan").join("metadata")).unwrap();
     std::fs::create_dir_all(dir.path().join("not_a_scan")).unwrap();
     let app = TestApp::on_db(dir.path(), &[]);
 
@@ -59,6 +67,11 @@ async fn health_counts_the_scans_of_the_database(gen: Gen) {
 async fn romi_db_environment_variable_selects_the_database() {
     let dir = new_db_dir();
     std::fs::create_dir_all(dir.path().join("only_scan").join("metadata")).unwrap();
+    std::fs::write(
+        dir.path().join("only_scan").join("files.json"),
+        br#"{"filesets": []}"#,
+    )
+    .unwrap();
     let db = dir.path().to_str().unwrap();
     let app = TestApp::spawn(
         &["--no-rate-limits"],

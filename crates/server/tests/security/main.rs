@@ -14,6 +14,7 @@ mod authorization;
 mod bodies;
 mod claims;
 mod concurrency;
+mod connections;
 mod crash;
 mod credentials;
 mod enumeration;
