@@ -76,31 +76,6 @@ def parse_args():
 
 # -- processes ---------------------------------------------------------------
 
-def cpu_seconds(pids):
-    """utime + stime of processes (seconds)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / tick
-
-
-def children(pid):
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
 class Nginx:
     """nginx with its own prefix in a temp directory, serving `root` on a loopback port."""
 
@@ -158,7 +133,7 @@ http {{
         return self.proc.pid
 
     def pids(self):
-        return [self.proc.pid, *children(self.proc.pid)]
+        return [self.proc.pid, *h.children(self.proc.pid)]
 
     def version(self):
         r = subprocess.run([self.binary, "-v"], capture_output=True, text=True)
@@ -366,17 +341,17 @@ class Bench:
         """wrk (fixed-count fallback when too few requests completed); with the
         server's CPU seconds over the run."""
         self.alive()
-        cpu0 = cpu_seconds(pids)
+        cpu0 = h.cpu_seconds(pids)
         r = h.wrk(port, path, conns, self.args.seconds, timeout=timeout)
-        r["server_cpu_s"] = round(cpu_seconds(pids) - cpu0, 3)
+        r["server_cpu_s"] = round(h.cpu_seconds(pids) - cpu0, 3)
         self.alive()
         # MB/s counts every byte read (partial responses too): no bias, no fallback.
         if r["requests"] < 10 * conns and not bytes_rate:
             per = max(2, math.ceil(24 / conns))
             self.log(f"    {name}: wrk completed {r['requests']} requests only: fixed-count, {conns} x {per}")
-            cpu0 = cpu_seconds(pids)
+            cpu0 = h.cpu_seconds(pids)
             fc = fixed_count(port, path, conns, per)
-            fc["server_cpu_s"] = round(cpu_seconds(pids) - cpu0, 3)
+            fc["server_cpu_s"] = round(h.cpu_seconds(pids) - cpu0, 3)
             fc["wrk_first"] = {k: r[k] for k in ("requests", "rps", "latency_us", "failed")}
             r = fc
         if r.get("failed"):

@@ -18,6 +18,9 @@ Usage: bench.py --ours BIN [--python-server] [options]   (run with the venv's py
     after login: the Argon2 peak is not counted) then read after the upload; VmRSS is also sampled
     every 50 ms. The stored file is compared with the source (size + SHA-256).
     Target: peak RSS growth (VmHWM after - RSS at the reset) <= 64 MiB.
+(client floor, information) per round: the same create_file calls against a sink (nginx answering 201
+    at once): what plantdb-client itself costs; Python's wall divided by it is the best ratio any server
+    can reach with this client on this machine. Each server's CPU time per round is recorded too.
 (floors, information) per round, without HTTP, on the same filesystem: the 100 files written + fsynced
     from 4 threads; the same followed by ours' durable protocol (data rename + directory fsync, metadata
     JSON and files.json atomic writes) all under one mutex, as ours holds its exclusive fileset lock;
@@ -223,6 +226,74 @@ def url(srv):
     return f"http://{h.HOST}:{srv.port}"
 
 
+class Sink:
+    """The client's floor: nginx answering every upload at once with 201 {"id": <last path segment>}
+    after reading (and discarding) the body. plantdb-client against it costs what the client itself
+    costs (multipart encoding, requests, the GIL): no server can make the robot's uploads faster."""
+
+    def __init__(self, binary, work):
+        self.binary, self.dir, self.port, self.proc = binary, Path(work) / "sink", h.free_port(), None
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "nginx.conf").write_text(f"""worker_processes 1;
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_max_body_size 0;
+    client_body_temp_path {self.dir}/body;
+    proxy_temp_path {self.dir}/proxy;
+    fastcgi_temp_path {self.dir}/fastcgi;
+    uwsgi_temp_path {self.dir}/uwsgi;
+    scgi_temp_path {self.dir}/scgi;
+    server {{
+        listen {h.HOST}:{self.port};
+        location ~ /([^/]+)$ {{ default_type application/json; return 201 '{{"id": "$1"}}'; }}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen([self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sink nginx exited with {self.proc.returncode}: see {self.dir}/error.log")
+            try:
+                conn = http.client.HTTPConnection(h.HOST, self.port, timeout=1)
+                conn.request("POST", "/x", body=b"")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError("sink nginx did not answer")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def sink_round(sink, images, threads):
+    """plantdb-client's create_file x threads against the sink: the client's own wall and CPU time."""
+    c = PlantDBClient(f"http://{h.HOST}:{sink.port}")
+    errors = []
+
+    def up(item):
+        fid, data = item
+        r = c.create_file(io.BytesIO(data), fid, "jpg", "sink", "images",
+                          metadata={"channel": "rgb", "shot_id": fid[:5]})
+        if r.get("id") != fid:
+            errors.append(f"{fid}: {r}")
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        list(ex.map(up, images))
+    return time.perf_counter() - t0, time.process_time() - c0, errors[:3]
+
+
 def client_for(srv):
     c = PlantDBClient(url(srv))
     if not c.login(srv.user, srv.password):
@@ -390,6 +461,8 @@ def main(argv=None):
     ap.add_argument("--big-size", type=int, default=1 << 30, help="bytes of the big upload (default 1 GiB)")
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--no-raw", action="store_true", help="skip the pre-encoded multipart rows")
+    ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx",
+                    help="nginx for the client-floor sink (skipped when absent)")
     ap.add_argument("--target-ratio", type=float, default=5.0)
     ap.add_argument("--target-growth-mib", type=float, default=64.0)
     ap.add_argument("--out", help="raw JSON (default bench/results/upload-<time>.json; .txt beside it)")
@@ -427,8 +500,24 @@ def main(argv=None):
             raw["startup_ms"]["python"] = py.start(timeout=600)
             servers.append(py)
 
+        sink = None
+        if Path(a.nginx).is_file():
+            sink = Sink(a.nginx, work)
+            sink.start()
+            servers.append(sink)
+        else:
+            raw["notes"].append(f"no nginx at {a.nginx}: the client floor is not measured")
         raw["fsync_floor"] = []
+        raw["client_floor"] = []
+        raw["client_cpu"] = []
+        raw["server_cpu"] = {"ours": [], "python": []}
         for r in range(a.rounds):
+            if sink:
+                wall, cpu, problems = sink_round(sink, images, a.threads)
+                raw["client_floor"].append(round(wall, 3))
+                raw["client_cpu"].append(round(cpu, 3))
+                raw["problems"] += [f"sink round {r}: {p}" for p in problems]
+                log(f"round {r}: client floor (plantdb-client against a sink) {wall:.2f} s, client CPU {cpu:.2f} s")
             wall = fsync_floor(images, a.threads, work / "floor")
             raw["fsync_floor"].append(round(wall, 3))
             pwall = protocol_floor(images, a.threads, work / "floor2")
@@ -440,7 +529,9 @@ def main(argv=None):
                 f"{nwall:.2f} s)")
             order = [s for s in ([ours, py] if r % 2 == 0 else [py, ours]) if s]
             for srv in order:
+                cpu0 = h.cpu_seconds([srv.pid])
                 wall, problems = robot_round(srv, images, a.threads, f"robot_r{r}")
+                raw["server_cpu"][srv.name].append(round(h.cpu_seconds([srv.pid]) - cpu0, 3))
                 raw["robot"][srv.name].append(round(wall, 3))
                 raw["problems"] += [f"{srv.name} robot round {r}: {p}" for p in problems]
                 log(f"round {r} {srv.name}: {len(images)} create_file x{a.threads} threads in {wall:.2f} s"
@@ -484,6 +575,17 @@ def main(argv=None):
                  fmt(total_mb / med["python"], 1) if med.get("python") else "-", ""))
     rows.append(("  per-round wall s", " ".join(fmt(v) for v in raw["robot"]["ours"]),
                  " ".join(fmt(v) for v in raw["robot"]["python"]), ""))
+    scpu = {k: h.median(v) for k, v in raw["server_cpu"].items() if v}
+    rows.append(("  server CPU s (incl. login, scan, fileset)", fmt(scpu.get("ours")), fmt(scpu.get("python")), ""))
+    client_floor = h.median(raw["client_floor"]) if raw["client_floor"] else None
+    ceiling = (med["python"] / client_floor) if client_floor and med.get("python") else None
+    if client_floor:
+        rows.append(("client floor: the same calls against a sink (nginx 201), s", fmt(client_floor), "",
+                     fmt(ceiling, 1) + "x" if ceiling else "-"))
+        rows.append(("  client CPU s (plantdb-client, 4 threads, one GIL)", fmt(h.median(raw["client_cpu"])), "", ""))
+        if med.get("ours"):
+            rows.append(("  ours: share of the reachable speed-up (floor / ours)", fmt(client_floor / med["ours"], 2),
+                         "", ""))
     if medraw.get("ours"):
         rows.append((f"same, multipart pre-encoded (http.client x{a.threads}), s", fmt(medraw.get("ours")),
                      fmt(medraw.get("python")), fmt(ratio_raw, 1) + "x" if ratio_raw else "-"))
@@ -526,6 +628,11 @@ def main(argv=None):
     if ratio is not None:
         targets.append((f"{a.images} images x{a.threads} threads (plantdb-client): ours >= {a.target_ratio:g}x "
                         f"faster than Python", ratio, ratio >= a.target_ratio, f">= {a.target_ratio:g}"))
+        if ceiling is not None and ceiling < a.target_ratio:
+            lines.append("")
+            lines.append(f"note: with this client the {a.target_ratio:g}x target is out of reach of any server: "
+                         f"plantdb-client alone, against a server that answers at once, takes {client_floor:.2f} s, "
+                         f"i.e. at most {ceiling:.1f}x Python's {med['python']:.2f} s.")
     if b:
         targets.append((f"{b['bytes'] / MiB:,.0f} MiB upload: RSS growth <= {a.target_growth_mib:g} MiB",
                         b["growth_mib"], b["growth_mib"] <= a.target_growth_mib, f"<= {a.target_growth_mib:g}"))

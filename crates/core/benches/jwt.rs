@@ -24,6 +24,7 @@ fn claims() -> Claims {
         jti: plantdb_auth_core::session::new_token_id(),
         kind: TokenKind::Access,
         datasets: None,
+        nbf: None,
     }
 }
 

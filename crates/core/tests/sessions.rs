@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use plantdb_auth_core::clock::FixedClock;
+use plantdb_auth_core::clock::{Clock, FixedClock};
 use plantdb_auth_core::session::{
     MemorySessionStore, SessionConfig, SessionError, SessionManager, SessionStore, SigningKey,
     SqliteSessionStore, TokenError, TokenKind,
@@ -317,4 +317,83 @@ fn the_cap_ends_the_oldest_session_even_within_one_second() {
         let alive = m.validate(&pair.access_token, ACCESS).is_ok();
         assert_eq!(alive, i >= 9, "session {i}");
     }
+}
+
+// ---- tokens re-signed with the right key: what only a key holder could send
+
+/// `token` with its header and claims changed by `edit`, signed again with
+/// the manager's key (so the signature is good and the `jti` is live).
+fn resigned(
+    token: &str,
+    edit: impl FnOnce(&mut serde_json::Value, &mut serde_json::Value),
+) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let mut decode = || -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap()
+    };
+    let (mut header, mut claims) = (decode(), decode());
+    edit(&mut header, &mut claims);
+    let key = SigningKey::from_secret(&"11".repeat(64)).unwrap();
+    let encode = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let message = format!("{}.{}", encode(&header), encode(&claims));
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+        jsonwebtoken::Algorithm::HS512,
+    )
+    .unwrap();
+    format!("{message}.{signature}")
+}
+
+#[test]
+fn the_resigning_helper_makes_tokens_the_manager_accepts() {
+    let (m, _) = setup();
+    let pair = m.login("alice").unwrap();
+    let same = resigned(&pair.access_token, |_, _| {});
+    assert!(m.validate(&same, ACCESS).is_ok());
+}
+
+#[test]
+fn a_not_before_in_the_future_is_refused_until_it_passes() {
+    let (m, clock) = setup();
+    let pair = m.login("alice").unwrap();
+    let now = clock.now().timestamp();
+    let later = resigned(&pair.access_token, |_, c| c["nbf"] = (now + 300).into());
+    assert_eq!(
+        m.validate(&later, ACCESS).unwrap_err(),
+        TokenError::NotYetValid
+    );
+    clock.advance(Duration::seconds(301));
+    assert!(m.validate(&later, ACCESS).is_ok());
+}
+
+#[test]
+fn a_critical_header_extension_is_refused() {
+    let (m, _) = setup();
+    let pair = m.login("alice").unwrap();
+    let crit = resigned(&pair.access_token, |h, _| {
+        h["crit"] = serde_json::json!(["exp"]);
+    });
+    assert!(matches!(
+        m.validate(&crit, ACCESS).unwrap_err(),
+        TokenError::Malformed(reason) if reason.contains("crit")
+    ));
+}
+
+#[test]
+fn a_token_cannot_outlive_its_stored_record() {
+    let (m, clock) = setup();
+    let pair = m.login("alice").unwrap();
+    let longer = resigned(&pair.access_token, |_, c| {
+        let exp = c["exp"].as_i64().unwrap();
+        c["exp"] = (exp + 30 * 86400).into();
+    });
+    assert!(m.validate(&longer, ACCESS).is_ok());
+    clock.advance(Duration::seconds(SessionConfig::default().access_ttl + 60));
+    assert_eq!(
+        m.validate(&longer, ACCESS).unwrap_err(),
+        TokenError::Expired
+    );
 }

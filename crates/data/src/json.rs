@@ -37,6 +37,124 @@ pub fn parse_lenient(bytes: &[u8]) -> Result<Value, String> {
     }
 }
 
+/// Why a request body is refused by [`parse_request_body`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The same key twice in one object: which value counts would depend on
+    /// the parser, so the request is ambiguous (and refused).
+    DuplicateKey(String),
+    /// Not JSON (a short description with a line number).
+    Invalid(String),
+}
+
+/// Parses a request body as standard JSON (no `NaN`, no `Infinity`),
+/// refusing an object with the same key twice: which value counts would
+/// depend on the parser (Python keeps the last one; a proxy or another
+/// parser in front of us may keep the first), so the request is ambiguous.
+pub fn parse_strict_body(bytes: &[u8]) -> Result<Value, BodyError> {
+    no_duplicates(bytes).map_err(classify)
+}
+
+/// [`parse_strict_body`], but reading Python's extensions as
+/// [`parse_lenient`] does: for the data routes, whose Python clients may
+/// send what `json.dumps` writes.
+pub fn parse_request_body(bytes: &[u8]) -> Result<Value, BodyError> {
+    match no_duplicates(bytes) {
+        Ok(value) if !has_negative_zero(&value) => Ok(value),
+        Err(e) if duplicate_key_of(&e).is_some() => Err(classify(e)),
+        _ => no_duplicates(&rewrite_python_extensions(bytes)).map_err(classify),
+    }
+}
+
+fn no_duplicates(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed as _;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = NoDuplicates.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+fn classify(e: serde_json::Error) -> BodyError {
+    match duplicate_key_of(&e) {
+        Some(key) => BodyError::DuplicateKey(key),
+        None => BodyError::Invalid(describe_error(&e)),
+    }
+}
+
+const DUPLICATE_KEY: &str = "duplicate key ";
+
+fn duplicate_key_of(e: &serde_json::Error) -> Option<String> {
+    let text = e.to_string();
+    let rest = text.strip_prefix(DUPLICATE_KEY)?;
+    // serde_json appends " at line L column C" to custom errors.
+    let end = rest.rfind(" at line ").unwrap_or(rest.len());
+    Some(rest[..end].trim_matches('\'').to_string())
+}
+
+/// A serde seed building a [`Value`] that fails on a repeated object key.
+/// serde_json's own `Value` keeps the last duplicate and has no option to
+/// refuse it, hence this visitor (the recursion limit stays serde_json's).
+struct NoDuplicates;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicates {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicates {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(NoDuplicates)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "{DUPLICATE_KEY}'{key}'"
+                )));
+            }
+            let value = map.next_value_seed(NoDuplicates)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 /// serde_json reads the integer `-0` as the float `-0.0`; Python reads the
 /// int `0`, and `-0.0` is rare enough to parse such documents twice.
 fn has_negative_zero(value: &Value) -> bool {

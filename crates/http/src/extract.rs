@@ -49,13 +49,23 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(None));
         }
-        match serde_json::from_slice::<Value>(&bytes) {
+        match plantdb_data::json::parse_strict_body(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(Some(map))),
             Ok(_) => Err(ApiError::bad_request("Request body must be a JSON object")),
-            Err(e) => Err(ApiError::bad_request(format!(
-                "Request body is not valid JSON ({e}); send a JSON object"
-            ))),
+            Err(e) => Err(body_error(e)),
         }
+    }
+}
+
+/// The 400 of a request body that is not one clear JSON document.
+pub(crate) fn body_error(e: plantdb_data::json::BodyError) -> ApiError {
+    match e {
+        plantdb_data::json::BodyError::DuplicateKey(key) => ApiError::bad_request(format!(
+            "Request body has the key '{key}' twice in one object: send each key once"
+        )),
+        plantdb_data::json::BodyError::Invalid(why) => ApiError::bad_request(format!(
+            "Request body is not valid JSON ({why}); send a JSON object"
+        )),
     }
 }
 

@@ -21,25 +21,22 @@ pub struct ApiTokenCreated {
     pub expires_at: DateTime<Utc>,
 }
 
-/// `token_exp` as the Python server reads it (`int(...)`), but strictly:
-/// a positive whole number of seconds, as a JSON number or a numeric string.
+/// `token_exp`: a positive JSON integer of seconds. Python reads it with
+/// `int(...)`, which also takes `"60"`, `60.9` and `true`; a lifetime is a
+/// security setting, so anything but an integer is refused rather than
+/// guessed at.
 fn parse_lifetime(value: &Value) -> Result<i64, AuthError> {
-    let seconds = match value {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                .map(|f| f as i64)
-        }),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    match seconds {
-        Some(s) if s > 0 => Ok(s),
-        Some(_) => Err(AuthError::InvalidInput(
-            "Field 'token_exp' must be a positive number of seconds".into(),
-        )),
-        None => Err(AuthError::InvalidInput(
-            "Field 'token_exp' must be an integer number of seconds".into(),
+    match value {
+        Value::Number(n) if n.is_i64() || n.is_u64() => match n.as_i64() {
+            Some(s) if s > 0 => Ok(s),
+            Some(_) => Err(AuthError::InvalidInput(
+                "Field 'token_exp' must be a positive number of seconds".into(),
+            )),
+            // Above i64: refused by the maximum-lifetime check's wording.
+            None => Ok(i64::MAX),
+        },
+        _ => Err(AuthError::InvalidInput(
+            "Field 'token_exp' must be a JSON integer number of seconds (e.g. 3600)".into(),
         )),
     }
 }
@@ -103,9 +100,10 @@ mod tests {
     #[test]
     fn lifetimes_must_be_positive_whole_seconds() {
         assert_eq!(parse_lifetime(&json!(3600)).unwrap(), 3600);
-        assert_eq!(parse_lifetime(&json!("60")).unwrap(), 60);
-        assert_eq!(parse_lifetime(&json!(60.0)).unwrap(), 60);
+        assert_eq!(parse_lifetime(&json!(u64::MAX)).unwrap(), i64::MAX);
         for bad in [
+            json!("60"),
+            json!(60.0),
             json!(0),
             json!(-5),
             json!("abc"),

@@ -30,16 +30,19 @@ fn random_password() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 20)
 }
 
-/// Creates `guest` (password `guest`, reader) and `admin` if absent; never
-/// touches an existing account.
+/// Creates `guest` (password `guest`, reader) if absent, and `admin` only
+/// in a new database (no account but `guest`): an operator who deleted
+/// `admin` from a running database does not get it back, with a fresh
+/// password, at the next start. Never touches an existing account.
 pub fn ensure_default_accounts(db: &AuthDb, admin: AdminPassword) -> Result<Bootstrap, AuthError> {
     let mut outcome = Bootstrap::default();
     let guest = Username::parse("guest").map_err(|e| AuthError::Internal(e.to_string()))?;
+    let new_database = db.users.list()?.iter().all(|u| u.username == guest);
     if !db.users.exists(&guest)? {
         outcome.created_guest = create(db, guest, "PlantDB Guest", "guest", Role::Reader)?;
     }
     let admin_name = Username::parse("admin").map_err(|e| AuthError::Internal(e.to_string()))?;
-    if !db.users.exists(&admin_name)? {
+    if new_database && !db.users.exists(&admin_name)? {
         let password = match admin {
             AdminPassword::Given(p) => {
                 if let Err(v) = db.policy.check(&p, "admin") {

@@ -69,13 +69,15 @@ impl Caller {
             .map_or(TokenKind::Access, |t| t.claims.kind)
     }
 
-    /// The dataset grants of an API token (`None` for an access token).
+    /// The dataset grants of an API token (`None` for an access token),
+    /// from the token's stored record: the claim in the token only repeats
+    /// them, and a token is never trusted above what was recorded at minting.
     pub fn grants(&self) -> Option<DatasetGrants> {
         let token = self
             .token
             .as_ref()
             .filter(|t| t.claims.kind == TokenKind::Api)?;
-        let claim = token.claims.datasets.as_deref().unwrap_or("");
+        let claim = token.record.datasets.as_deref().unwrap_or("");
         Some(DatasetGrants::parse_claim(claim).unwrap_or_default())
     }
 

@@ -67,14 +67,25 @@ fn a_minted_token_carries_the_grant_and_validates() {
 }
 
 #[test]
-fn token_exp_may_be_a_numeric_string_or_a_whole_float() {
+fn token_exp_must_be_a_json_integer() {
     let t = TestDb::new();
     let access = t.admin_token();
-    for (exp, seconds) in [(json!("60"), 60), (json!(120.0), 120)] {
-        let created = mint(&t, &access, &read_all(exp)).unwrap();
-        let claims = t.db.sessions.decode(&created.token).unwrap();
-        assert_eq!(claims.exp - claims.iat, seconds);
+    for exp in [
+        json!("60"),
+        json!(120.0),
+        json!(60.5),
+        json!(true),
+        json!(null),
+    ] {
+        let result = mint(&t, &access, &read_all(exp.clone()));
+        assert!(
+            matches!(result, Err(AuthError::InvalidInput(_))),
+            "{exp}: {result:?}"
+        );
     }
+    let created = mint(&t, &access, &read_all(json!(60))).unwrap();
+    let claims = t.db.sessions.decode(&created.token).unwrap();
+    assert_eq!(claims.exp - claims.iat, 60);
 }
 
 #[test]

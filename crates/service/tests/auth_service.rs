@@ -6,6 +6,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use plantdb_auth_core::clock::Clock;
 use plantdb_auth_core::model::{Permission, Role, User, Username};
 use plantdb_auth_core::password::{HashParams, PasswordHasher, MAX_PASSWORD_BYTES};
 use plantdb_auth_core::session::TokenError;
@@ -667,6 +668,31 @@ fn a_generated_admin_password_works_and_differs_each_time() {
     let other = TestDb::builder().without_default_accounts().build();
     let again = ensure_default_accounts(&other.db, AdminPassword::Generate).unwrap();
     assert_ne!(again.generated_admin_password.unwrap(), password);
+}
+
+#[test]
+fn a_deleted_admin_stays_deleted() {
+    let t = TestDb::new();
+    let name = Username::parse("admin").unwrap();
+    let other = User::new(
+        Username::parse("curator").unwrap(),
+        "Curator",
+        t.db.hasher.hash("curator-pass-2026").unwrap(),
+        [Role::Admin],
+        t.clock.now(),
+    );
+    t.db.users.create(other).unwrap();
+    t.db.users.delete(&name).unwrap();
+    let outcome = ensure_default_accounts(&t.db, AdminPassword::Generate).unwrap();
+    assert!(!outcome.created_admin && outcome.generated_admin_password.is_none());
+    assert!(!t.db.users.exists(&name).unwrap());
+    // A database with only `guest` is still new: admin is created there.
+    let fresh = TestDb::builder().without_default_accounts().build();
+    let first = ensure_default_accounts(&fresh.db, AdminPassword::TestMode).unwrap();
+    assert!(first.created_guest && first.created_admin);
+    fresh.db.users.delete(&name).unwrap();
+    let again = ensure_default_accounts(&fresh.db, AdminPassword::TestMode).unwrap();
+    assert!(again.created_admin);
 }
 
 #[test]

@@ -26,7 +26,13 @@ pub enum UsernameError {
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, UsernameError> {
-        let lower = raw.to_lowercase();
+        // Only ASCII is lower-cased: Unicode case mapping would turn the
+        // Kelvin sign (U+212A) into `k`, or fold other look-alikes onto an
+        // existing ASCII name, so a non-ASCII character is refused as such.
+        if let Some(bad) = raw.chars().find(|c| !c.is_ascii()) {
+            return Err(UsernameError::BadCharacter(bad));
+        }
+        let lower = raw.to_ascii_lowercase();
         let len = lower.chars().count();
         if len == 0 {
             return Err(UsernameError::Empty);
@@ -109,5 +115,23 @@ mod tests {
             Err(UsernameError::BadCharacter(' '))
         );
         assert!(Username::parse("a\0").is_err());
+    }
+
+    #[test]
+    fn unicode_case_mapping_cannot_reach_an_ascii_name() {
+        // The Kelvin sign lower-cases to an ASCII `k`; the dotted capital I
+        // to `i` plus a combining dot; the long s upper-cases to `S`.
+        for raw in [
+            "\u{212A}elvin",
+            "adm\u{0130}n",
+            "admin\u{017F}",
+            "\u{FF41}dmin",
+        ] {
+            assert!(
+                matches!(Username::parse(raw), Err(UsernameError::BadCharacter(_))),
+                "{raw:?} was accepted"
+            );
+        }
+        assert_eq!(Username::parse("KELVIN").unwrap().as_str(), "kelvin");
     }
 }

@@ -56,4 +56,8 @@ pub struct Claims {
     pub kind: TokenKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datasets: Option<String>,
+    /// "Not before": we never set it, but a token that carries one is not
+    /// accepted before that time (RFC 7519 §4.1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }

@@ -12,6 +12,8 @@ pub enum TokenError {
     Expired,
     #[error("token was issued in the future")]
     IssuedInFuture,
+    #[error("token is not valid yet (nbf)")]
+    NotYetValid,
     #[error("invalid issuer or audience")]
     WrongIssuerOrAudience,
     #[error("missing required claim '{0}'")]

@@ -115,6 +115,42 @@ async fn bodies_over_64_kib_are_413() {
 }
 
 #[tokio::test]
+async fn a_key_given_twice_is_400_not_first_or_last_wins() {
+    let server = Server::start(Options::test_mode());
+    let bodies: [&[u8]; 3] = [
+        br#"{"username":"guest","username":"admin","password":"guest"}"#,
+        br#"{"username":"guest","password":"x","password":"guest"}"#,
+        br#"{"username":"guest","password":"guest","datasets":{"*":["read"],"*":["read"]}}"#,
+    ];
+    for ep in endpoints(&server).await {
+        for body in bodies {
+            let reply = send(&server, &ep, body.to_vec()).await;
+            let case = format!(
+                "{} {} with {}",
+                ep.method,
+                ep.path,
+                String::from_utf8_lossy(body)
+            );
+            assert_error(&reply, 400, &["invalid_input"], &case);
+            assert!(reply.text.contains("twice"), "{case}: {}", reply.text);
+        }
+    }
+    // The data routes too: an owner given twice must not slip past a check
+    // that read the other one.
+    let admin = server.admin_token().await;
+    let reply = server
+        .send(
+            server
+                .request(Method::POST, "/api/v1/scans/dup_keys")
+                .bearer_auth(&admin)
+                .body(r#"{"metadata":{"owner":"admin","owner":"guest"}}"#),
+        )
+        .await;
+    assert_error(&reply, 400, &["invalid_input"], "POST /scans/dup_keys");
+    assert_still_serving(&server).await;
+}
+
+#[tokio::test]
 async fn bodies_that_are_not_a_json_object_are_400() {
     let server = Server::start(Options::test_mode());
     let bodies: [&[u8]; 16] = [

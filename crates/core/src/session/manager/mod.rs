@@ -166,6 +166,7 @@ impl SessionManager {
             jti: record.jti.clone(),
             kind: record.kind,
             datasets: record.datasets.clone(),
+            nbf: None,
         };
         let mut header = Header::new(Algorithm::HS512);
         header.typ = Some("JWT".into());
@@ -271,10 +272,17 @@ impl SessionManager {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed("token too long".into()));
         }
+        refuse_critical_extensions(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(map_jwt_error)?;
         let claims = data.claims;
         let now = self.now();
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.config.leeway))
+        {
+            return Err(TokenError::NotYetValid);
+        }
         if claims.exp.saturating_add(self.config.leeway) < now {
             return Err(TokenError::Expired);
         }
@@ -318,6 +326,11 @@ impl SessionManager {
         let record = self.find(&claims.jti).ok_or(TokenError::NotLive)?;
         if record.used || record.kind != claims.kind || record.username != claims.sub {
             return Err(TokenError::NotLive);
+        }
+        // The record bounds the token: a token claiming a later expiry than
+        // the one recorded at minting ends at the recorded one.
+        if record.expires_at.saturating_add(self.config.leeway) < self.now() {
+            return Err(TokenError::Expired);
         }
         Ok(Verified { claims, record })
     }
@@ -413,6 +426,30 @@ fn wrong_kind(expected: &[TokenKind], got: TokenKind) -> TokenError {
     TokenError::WrongKind {
         expected: names.join(" or "),
         got,
+    }
+}
+
+/// RFC 7515 §4.1.11: a `crit` header names extensions the recipient must
+/// understand or refuse; we understand none. jsonwebtoken ignores unknown
+/// header fields, so the header is looked at here first (a short segment:
+/// the cost is one small base64 and JSON decode).
+fn refuse_critical_extensions(token: &str) -> Result<(), TokenError> {
+    #[derive(serde::Deserialize)]
+    struct HeaderProbe {
+        crit: Option<serde::de::IgnoredAny>,
+    }
+    let Some((header, _)) = token.split_once('.') else {
+        return Err(TokenError::Malformed("not a valid JWT".into()));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| TokenError::Malformed("not a valid JWT".into()))?;
+    match serde_json::from_slice::<HeaderProbe>(&bytes) {
+        Ok(HeaderProbe { crit: Some(_) }) => Err(TokenError::Malformed(
+            "critical header extensions ('crit') are not supported".into(),
+        )),
+        // Other header problems are jsonwebtoken's to report.
+        _ => Ok(()),
     }
 }
 

@@ -88,14 +88,12 @@ impl DataJson {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        match plantdb_data::json::parse_lenient(&bytes) {
+        match plantdb_data::json::parse_request_body(&bytes) {
             Ok(Value::Object(m)) => Ok(Some(m)),
             // Python's `get_json(silent=True)`: `null` is no body.
             Ok(Value::Null) => Ok(None),
             Ok(_) => Err(ApiError::bad_request("Request body must be a JSON object")),
-            Err(_) => Err(ApiError::bad_request(
-                "Request body is not valid JSON: send a JSON object",
-            )),
+            Err(e) => Err(crate::extract::body_error(e)),
         }
     }
 }
