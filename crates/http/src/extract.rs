@@ -108,28 +108,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
 }
 
 /// The client's IP: the socket peer, or behind a trusted proxy (`--proxy`)
-/// the address the proxy appended last to `X-Forwarded-For`.
+/// the rightmost untrusted `X-Forwarded-For` entry ([`TrustedProxies`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-pub fn client_ip(parts: &Parts, trust_proxy: bool) -> IpAddr {
+pub fn client_ip(parts: &Parts, proxies: &crate::proxy::TrustedProxies) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    if !trust_proxy {
-        return peer;
-    }
-    parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .next_back()
-        .unwrap_or(peer)
+    proxies.client(peer, &parts.headers)
 }
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -139,7 +128,7 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts, state.config.trust_proxy)))
+        Ok(ClientIp(client_ip(parts, &state.config.trusted_proxies)))
     }
 }
 

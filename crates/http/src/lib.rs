@@ -6,6 +6,7 @@ pub mod extract;
 pub mod hash_pool;
 pub mod metrics;
 pub mod openapi;
+pub mod proxy;
 pub mod rate_limit;
 pub mod request_id;
 mod router;

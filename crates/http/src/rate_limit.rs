@@ -137,12 +137,13 @@ impl RateLimiter {
 
 /// Counts one request of the client in `bucket`; the 429 to answer when
 /// over the limit. For handlers that choose the bucket from the request.
+/// IPv6 clients count per /64 ([`crate::proxy::rate_key`]).
 pub fn check(state: &AppState, ip: IpAddr, bucket: Bucket) -> Result<(), ApiError> {
     let Some(limiter) = &state.limiter else {
         return Ok(());
     };
     limiter
-        .check(ip, bucket, Instant::now())
+        .check(crate::proxy::rate_key(ip), bucket, Instant::now())
         .map_err(|retry_after| {
             let mut err = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -162,7 +163,7 @@ pub async fn limit(
 ) -> Response {
     if state.limiter.is_some() {
         let (parts, body) = request.into_parts();
-        let ip = client_ip(&parts, state.config.trust_proxy);
+        let ip = client_ip(&parts, &state.config.trusted_proxies);
         if let Err(e) = check(&state, ip, bucket) {
             return e.into_response();
         }

@@ -14,8 +14,8 @@ use crate::rate_limit::{RateLimiter, RateLimits};
 pub struct HttpConfig {
     /// Deployment prefix (`/plantdb`), in front of both API generations.
     pub url_prefix: Option<String>,
-    /// Honour `X-Forwarded-For` (only behind a trusted reverse proxy).
-    pub trust_proxy: bool,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (`--proxy`).
+    pub trusted_proxies: crate::proxy::TrustedProxies,
     /// `None` switches rate limiting off (benchmarks only).
     pub rate_limits: Option<RateLimits>,
     /// Allowed CORS origins; empty means any origin (the Python server's default).
@@ -40,7 +40,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             url_prefix: None,
-            trust_proxy: false,
+            trusted_proxies: Default::default(),
             rate_limits: Some(RateLimits::default()),
             cors_origins: Vec::new(),
             hash_workers: std::thread::available_parallelism()

@@ -25,9 +25,12 @@ pub struct ServeArgs {
     /// Serve a fresh temporary database with admin/admin and guest/guest.
     #[arg(long)]
     pub test: bool,
-    /// Behind a trusted reverse proxy: take the client IP from X-Forwarded-For.
-    #[arg(long)]
-    pub proxy: bool,
+    /// Behind reverse proxies: the addresses or networks (comma-separated)
+    /// whose X-Forwarded-For is believed; bare `--proxy` trusts a proxy on
+    /// this host (127.0.0.0/8, ::1). The client is the rightmost entry that
+    /// is not a trusted proxy.
+    #[arg(long, env = "PLANTDB_TRUSTED_PROXIES", num_args = 0.., value_delimiter = ',', value_name = "ADDR|NET")]
+    pub proxy: Option<Vec<String>>,
     /// Deployment prefix in front of every route, e.g. /plantdb.
     #[arg(long, env = "PLANTDB_URL_PREFIX")]
     pub url_prefix: Option<String>,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use plantdb_auth_http::proxy::TrustedProxies;
 use plantdb_auth_http::{router, AppState, HttpConfig, RateLimits};
 use plantdb_auth_service::data::{DataService, DataSettings};
 use plantdb_auth_service::{ensure_default_accounts, AdminPassword};
@@ -30,7 +31,7 @@ pub struct App {
     _tempdir: Option<tempfile::TempDir>,
 }
 
-fn http_config(args: &ServeArgs) -> HttpConfig {
+fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
     let rate_limits = (!args.no_rate_limits).then_some(RateLimits {
         register: args.rate_limit_register,
         login: args.rate_limit_login,
@@ -38,9 +39,13 @@ fn http_config(args: &ServeArgs) -> HttpConfig {
         health: args.rate_limit_health,
         ..RateLimits::default()
     });
-    HttpConfig {
+    let trusted_proxies = match &args.proxy {
+        None => TrustedProxies::default(),
+        Some(values) => TrustedProxies::parse(values).map_err(anyhow::Error::msg)?,
+    };
+    Ok(HttpConfig {
         url_prefix: args.url_prefix.clone(),
-        trust_proxy: args.proxy,
+        trusted_proxies,
         rate_limits,
         cors_origins: args.cors_origins.clone(),
         hash_workers: args.hash_workers.unwrap_or_else(|| {
@@ -56,7 +61,7 @@ fn http_config(args: &ServeArgs) -> HttpConfig {
             .max_archive_expanded_size
             .unwrap_or(args.max_upload_size.saturating_mul(4)),
         upload_stall_timeout: Duration::from_secs(args.upload_stall_timeout.max(1)),
-    }
+    })
 }
 
 fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
@@ -127,7 +132,7 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
     let prefix = args.url_prefix.clone().unwrap_or_default();
     let data = DataService::open(&root, data_settings(&args))
         .map_err(|e| anyhow::anyhow!("cannot open the database's data: {e}"))?;
-    let state = AppState::new(database.db.clone(), http_config(&args)).with_data(Arc::new(data));
+    let state = AppState::new(database.db.clone(), http_config(&args)?).with_data(Arc::new(data));
     Ok(App {
         listener,
         state,

@@ -61,12 +61,7 @@ pub fn create_api_token(
     let grants = DatasetGrants::from_json(datasets)
         .map_err(|e| AuthError::InvalidInput(format!("Invalid 'datasets': {e}")))?;
     let caller = authenticate(db, token, MINTING_KINDS)?;
-    let held = caller.user.permissions();
-    let missing: Vec<String> = grants
-        .requested_permissions()
-        .difference(&held)
-        .map(|p| p.to_string())
-        .collect();
+    let missing = caller.lacking(&grants.requested_permissions());
     if !missing.is_empty() {
         return Err(AuthError::InvalidInput(format!(
             "Cannot grant permissions you do not hold: {}",

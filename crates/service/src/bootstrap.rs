@@ -31,18 +31,19 @@ fn random_password() -> String {
 }
 
 /// Creates `guest` (password `guest`, reader) if absent, and `admin` only
-/// in a new database (no account but `guest`): an operator who deleted
-/// `admin` from a running database does not get it back, with a fresh
+/// while no account holds the admin role (a new database, or one whose
+/// accounts were all made without it): an operator who deleted `admin`
+/// in favour of another administrator does not get it back, with a fresh
 /// password, at the next start. Never touches an existing account.
 pub fn ensure_default_accounts(db: &AuthDb, admin: AdminPassword) -> Result<Bootstrap, AuthError> {
     let mut outcome = Bootstrap::default();
     let guest = Username::parse("guest").map_err(|e| AuthError::Internal(e.to_string()))?;
-    let new_database = db.users.list()?.iter().all(|u| u.username == guest);
+    let has_admin = db.users.list()?.iter().any(|u| u.is_admin());
     if !db.users.exists(&guest)? {
         outcome.created_guest = create(db, guest, "PlantDB Guest", "guest", Role::Reader)?;
     }
     let admin_name = Username::parse("admin").map_err(|e| AuthError::Internal(e.to_string()))?;
-    if new_database && !db.users.exists(&admin_name)? {
+    if !has_admin && !db.users.exists(&admin_name)? {
         let password = match admin {
             AdminPassword::Given(p) => {
                 if let Err(v) = db.policy.check(&p, "admin") {

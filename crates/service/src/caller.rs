@@ -81,6 +81,14 @@ impl Caller {
         Some(DatasetGrants::parse_claim(claim).unwrap_or_default())
     }
 
+    /// The permissions of `wanted` the caller does not hold, by name.
+    pub fn lacking(&self, wanted: &std::collections::BTreeSet<Permission>) -> Vec<String> {
+        wanted
+            .difference(&self.user.permissions())
+            .map(|p| p.to_string())
+            .collect()
+    }
+
     /// Fails with `PermissionDenied` unless the user holds `permission`.
     pub fn require(&self, permission: Permission, action: &str) -> Result<(), AuthError> {
         if self.user.has_permission(permission) {

@@ -5,7 +5,7 @@
 //! to a caller who may not act on them.
 
 use chrono::{DateTime, Utc};
-use plantdb_auth_core::model::Permission;
+use plantdb_auth_core::model::{Permission, Username};
 use plantdb_auth_core::rbac::DatasetGrants;
 use plantdb_auth_core::session::{TokenKind, TokenRecord};
 use serde_json::Value;
@@ -75,7 +75,8 @@ fn revoke(
         .sessions
         .family_owner(id)
         .ok_or_else(|| family.not_found(id))?;
-    let allowed = owner == caller.username().as_str() || admin_override;
+    let allowed = owner == caller.username().as_str()
+        || (admin_override && may_act_on_owner(db, caller, &owner));
     if Family::of(kind) != family || !allowed {
         return Err(family.not_found(id));
     }
@@ -90,6 +91,18 @@ fn may_manage_users(caller: &Caller) -> bool {
     caller.user.has_permission(Permission::ManageUsers)
 }
 
+/// The rank rule (`admin::may_act_on`) for another user's sessions; an
+/// owner whose account is gone (or unreadable) is left to admins.
+fn may_act_on_owner(db: &AuthDb, caller: &Caller, owner: &str) -> bool {
+    if caller.is_operator() {
+        return true;
+    }
+    match Username::parse(owner).ok().map(|name| db.users.get(&name)) {
+        Some(Ok(Some(target))) => crate::admin::may_act_on(&caller.user, &target),
+        _ => caller.user.is_admin(),
+    }
+}
+
 /// The caller's live sessions, or everyone's for a caller with
 /// `manage_users`; oldest first.
 pub fn list_sessions<'a>(
@@ -102,6 +115,17 @@ pub fn list_sessions<'a>(
     let mut sessions = db.sessions.sessions(scope);
     // Expired sessions linger until the next purge; they are gone for users.
     sessions.retain(|s| s.expires_at >= now);
+    if scope.is_none() {
+        // Other users' sessions only where the rank rule lets the caller
+        // act on them (one look-up per owner, not per session).
+        let mut verdicts: std::collections::HashMap<String, bool> = Default::default();
+        sessions.retain(|s| {
+            s.username == caller.username().as_str()
+                || *verdicts
+                    .entry(s.username.clone())
+                    .or_insert_with(|| may_act_on_owner(db, &caller, &s.username))
+        });
+    }
     sessions.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
     Ok(sessions
         .into_iter()

@@ -686,7 +686,8 @@ fn a_deleted_admin_stays_deleted() {
     let outcome = ensure_default_accounts(&t.db, AdminPassword::Generate).unwrap();
     assert!(!outcome.created_admin && outcome.generated_admin_password.is_none());
     assert!(!t.db.users.exists(&name).unwrap());
-    // A database with only `guest` is still new: admin is created there.
+    // Without any administrator left (an outside tool deleted the only
+    // one), admin is created again: the database would be unmanageable.
     let fresh = TestDb::builder().without_default_accounts().build();
     let first = ensure_default_accounts(&fresh.db, AdminPassword::TestMode).unwrap();
     assert!(first.created_guest && first.created_admin);

@@ -189,6 +189,67 @@ async fn x_forwarded_for_is_honoured_behind_a_proxy() {
     app.send(login_from("203.0.113.2")).await.expect_status(200);
 }
 
+/// Behind a listed proxy the client is the rightmost entry that is not a
+/// trusted proxy: entries the client prepends itself buy no new budget,
+/// and IPv6 clients share one budget per /64.
+#[tokio::test]
+async fn forwarded_clients_cannot_buy_budgets_by_spoofing_or_rotating_ipv6() {
+    let app = TestApp::spawn(
+        &[
+            "--test",
+            "--proxy",
+            "127.0.0.1,10.0.0.0/8",
+            "--rate-limit-login",
+            "2",
+        ],
+        &[],
+    );
+    let login_from = |xff: &str| {
+        app.client
+            .post(app.route(Gen::Current, Route::Login))
+            .header("x-forwarded-for", xff.to_string())
+            .json(&json!({"username": "guest", "password": "guest"}))
+    };
+    app.send(login_from("1.1.1.1, 203.0.113.1"))
+        .await
+        .expect_status(200);
+    app.send(login_from("2.2.2.2, 203.0.113.1, 10.9.9.9"))
+        .await
+        .expect_status(200);
+    assert_rate_limited(&app.send(login_from("3.3.3.3, 203.0.113.1:4444")).await);
+    app.send(login_from("2001:db8:1:2::1"))
+        .await
+        .expect_status(200);
+    app.send(login_from("[2001:db8:1:2::ffff]:443"))
+        .await
+        .expect_status(200);
+    assert_rate_limited(&app.send(login_from("2001:db8:1:2:abcd::7")).await);
+    app.send(login_from("2001:db8:1:3::1"))
+        .await
+        .expect_status(200);
+}
+
+#[tokio::test]
+async fn a_proxy_value_that_is_no_address_stops_the_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plantdb-auth"))
+        .args([
+            "serve",
+            "--test",
+            "--port",
+            "0",
+            "--proxy",
+            "10.0.0.0/8,nginx",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'nginx'") && stderr.contains("--proxy"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn no_rate_limits_flag_disables_them() {
     let app = TestApp::spawn(&["--test", "--no-rate-limits"], &[]);

@@ -58,22 +58,38 @@ fn rank(user: &User) -> u8 {
     user.highest_role().map_or(0, Role::rank)
 }
 
-/// Managing an account that ranks above your own would let a user with a
-/// delegated `manage_users` (an extra permission) take over an admin.
+/// The rank rule on effective permissions: the caller may act on `target`
+/// when the target's highest role ranks no higher than the caller's and
+/// every permission the target holds (roles plus extra permissions), the
+/// caller holds too. Otherwise a user given `manage_users` as an extra
+/// permission could reset the password of an account holding `delete`.
+pub(crate) fn may_act_on(caller: &User, target: &User) -> bool {
+    rank(target) <= rank(caller) && target.permissions().is_subset(&caller.permissions())
+}
+
+/// Managing an account that ranks above your own, or holds a permission
+/// you lack, would let a user with a delegated `manage_users` (an extra
+/// permission) take over that account.
 pub(crate) fn require_rank_over(
     caller: &Caller,
     target: &User,
     action: &str,
 ) -> Result<(), AuthError> {
-    if rank(target) <= rank(&caller.user) {
+    if may_act_on(&caller.user, target) {
         return Ok(());
     }
-    Err(denied(
-        caller,
-        action,
+    let lacking = caller.lacking(&target.permissions());
+    let message = if lacking.is_empty() {
         format!(
             "Permission denied: user '{}' ranks above you",
             target.username
-        ),
-    ))
+        )
+    } else {
+        format!(
+            "Permission denied: user '{}' holds permissions you do not have ({})",
+            target.username,
+            lacking.join(", ")
+        )
+    };
+    Err(denied(caller, action, message))
 }
