@@ -195,16 +195,22 @@ pub fn authenticate_user(
     let started = Instant::now();
     let verdict = db.hasher.verify(password, &user.password_hash);
     let now = db.clock.now();
+    // `guest` is the public account with a published password: wrong
+    // guesses at it neither count nor lock it, or anyone could lock every
+    // anonymous reader out.
+    let public = user.username.as_str() == plantdb_auth_core::rbac::GUEST_USERNAME;
     let refusal = if !user.is_active {
         Some("account deactivated")
-    } else if user.is_locked(now) {
+    } else if !public && user.is_locked(now) {
         Some("account locked")
     } else if !verdict.is_match() {
-        let after = db
-            .users
-            .record_failed_attempt(&user.username, now, db.lockout)?;
-        if after.is_locked(now) {
-            tracing::warn!(target: "plantdb_auth::audit", event = "lockout", user = %user.username, until = ?after.locked_until, "account locked after repeated failures");
+        if !public {
+            let after = db
+                .users
+                .record_failed_attempt(&user.username, now, db.lockout)?;
+            if after.is_locked(now) {
+                tracing::warn!(target: "plantdb_auth::audit", event = "lockout", user = %user.username, until = ?after.locked_until, "account locked after repeated failures");
+            }
         }
         Some("wrong password")
     } else {

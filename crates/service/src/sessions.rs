@@ -75,8 +75,11 @@ fn revoke(
         .sessions
         .family_owner(id)
         .ok_or_else(|| family.not_found(id))?;
-    let allowed = owner == caller.username().as_str()
-        || (admin_override && may_act_on_owner(db, caller, &owner));
+    let own = match guest_session(caller) {
+        Some(current) => current == Some(id),
+        None => owner == caller.username().as_str(),
+    };
+    let allowed = own || (admin_override && may_act_on_owner(db, caller, &owner));
     if Family::of(kind) != family || !allowed {
         return Err(family.not_found(id));
     }
@@ -85,6 +88,14 @@ fn revoke(
         return Err(family.not_found(id));
     }
     Ok(owner)
+}
+
+/// `guest` is shared by every anonymous reader: a guest caller sees and
+/// ends only the session of the token it holds, never those of the other
+/// people using the account. `None` for any other caller.
+fn guest_session(caller: &Caller) -> Option<Option<&str>> {
+    (caller.username().as_str() == plantdb_auth_core::rbac::GUEST_USERNAME)
+        .then(|| caller.token.as_ref().map(|t| t.record.family.as_str()))
 }
 
 fn may_manage_users(caller: &Caller) -> bool {
@@ -115,6 +126,9 @@ pub fn list_sessions<'a>(
     let mut sessions = db.sessions.sessions(scope);
     // Expired sessions linger until the next purge; they are gone for users.
     sessions.retain(|s| s.expires_at >= now);
+    if let Some(current) = guest_session(&caller) {
+        sessions.retain(|s| Some(s.id.as_str()) == current);
+    }
     if scope.is_none() {
         // Other users' sessions only where the rank rule lets the caller
         // act on them (one look-up per owner, not per session).
@@ -158,8 +172,12 @@ pub fn revoke_session<'a>(
 pub fn logout_all(db: &AuthDb, token: Option<&str>) -> Result<(String, usize), AuthError> {
     let caller = authenticate(db, token, ACCESS_ONLY)?;
     let username = caller.username().to_string();
+    let current = guest_session(&caller);
     let mut ended = 0;
     for session in db.sessions.sessions(Some(&username)) {
+        if current.is_some_and(|c| c != Some(session.id.as_str())) {
+            continue;
+        }
         if db.sessions.revoke_family(&session.id)? {
             ended += 1;
         }

@@ -64,7 +64,13 @@ pub async fn username_exists(
     let exists = state
         .blocking(move |db| {
             if restrict {
-                service::validate_token(db, token.as_deref())?;
+                // The guest's token is everyone's: it proves nothing.
+                let caller = service::validate_token(db, token.as_deref())?;
+                if caller.username == plantdb_auth_core::rbac::GUEST_USERNAME {
+                    return Err(service::AuthError::NoAuthUser(
+                        "Checking usernames needs your own account: log in (the guest account is shared)".into(),
+                    ));
+                }
             }
             service::check_username_exists(db, &name)
         })

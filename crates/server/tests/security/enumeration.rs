@@ -141,6 +141,7 @@ async fn username_check_can_require_a_token() {
     assert!(open.exists("admin").await, "unrestricted by default");
     let server = Server::start(Options::test_mode().arg("--restrict-username-check"));
     let (guest, _) = server.login("guest", "guest").await;
+    let admin = server.admin_token().await;
     for path in ["/api/v1/auth/login", "/login"] {
         for (user, bearer, code) in [
             ("admin", None, "not_authenticated"),
@@ -154,10 +155,15 @@ async fn username_check_can_require_a_token() {
             let reply = server.send(req).await;
             assert_error(&reply, 401, &[code], &format!("{path}?username={user}"));
         }
+        // The guest's token is everyone's: it does not lift the restriction.
+        let req = server
+            .request(Method::GET, &username_query(path, "admin"))
+            .bearer_auth(&guest);
+        assert_error(&server.send(req).await, 401, &["not_authenticated"], path);
         for (user, exists) in [("admin", true), ("nobody", false)] {
             let req = server
                 .request(Method::GET, &username_query(path, user))
-                .bearer_auth(&guest);
+                .bearer_auth(&admin);
             let reply = server.send(req).await;
             reply.expect(200);
             assert_eq!(reply.body["exists"], json!(exists), "{path} {user}");

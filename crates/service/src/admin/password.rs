@@ -65,6 +65,11 @@ pub fn change_password<'a>(
     body: &PasswordChange,
 ) -> Result<PasswordChanged, AuthError> {
     let caller = authenticate(db, credentials, ACCESS_ONLY)?;
+    if username.eq_ignore_ascii_case(plantdb_auth_core::rbac::GUEST_USERNAME) {
+        return Err(AuthError::PermissionDenied(
+            "The 'guest' account's password is public ('guest') and cannot be changed; deactivate guest to make reads private".into(),
+        ));
+    }
     let own = is_self(&caller, username);
     let target = if own {
         caller.user.clone()
