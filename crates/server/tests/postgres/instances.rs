@@ -88,19 +88,20 @@ async fn sessions_and_accounts_are_consistent_across_instances() {
     }
 
     // Lockout counts are shared: 3 failures spread over both instances
-    // lock guest everywhere (once the lock has propagated: within the bound).
+    // lock dave everywhere (once the lock has propagated: within the bound).
+    // (Not guest: the public account never locks.)
     for server in [&a, &b, &a] {
-        let body = json!({"username": "guest", "password": "wrong"});
+        let body = json!({"username": "dave", "password": "wrong"});
         let (status, _) = server.post("/api/v1/auth/login", None, body).await;
         assert_eq!(status, 401);
     }
     tokio::time::sleep(crate::helpers::BOUND).await;
     for server in [&b, &a] {
-        let body = json!({"username": "guest", "password": "guest"});
+        let body = json!({"username": "dave", "password": "Another-Horse-8-battery"});
         let (status, _) = server.post("/api/v1/auth/login", None, body).await;
         assert_eq!(
             status, 401,
-            "guest is locked after 3 failures over two instances"
+            "dave is locked after 3 failures over two instances"
         );
     }
 }
