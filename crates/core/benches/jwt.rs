@@ -59,8 +59,9 @@ fn validate(c: &mut Criterion) {
 }
 
 /// A login's session work (two signatures, the per-user cap, the store):
-/// everything a login costs besides Argon2. Scales with the index size
-/// because the per-user cap scans it.
+/// everything a login costs besides Argon2. The per-user cap reads the
+/// user's own sessions (the index by user), so the cost should not grow
+/// with the number of other sessions.
 fn login(c: &mut Criterion) {
     let key = SigningKey::random();
     let mut group = c.benchmark_group("session_login");
@@ -77,5 +78,37 @@ fn login(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sign, validate, login);
+/// Refresh (rotation) and revocation of one session among 1 000 and 100 000
+/// others: both touch only the session's own tokens (the index by family),
+/// so the two sizes should cost the same.
+fn refresh_and_revoke(c: &mut Criterion) {
+    let key = SigningKey::random();
+    let mut group = c.benchmark_group("session_scale");
+    for sessions in [1_000, SESSIONS] {
+        let manager = support::manager(&key, sessions);
+        group.bench_function(format!("refresh_{sessions}_sessions"), |b| {
+            b.iter_batched(
+                || {
+                    let user = format!("fresh{}", rand::random::<u32>());
+                    manager.login(&user).unwrap().refresh_token
+                },
+                |token| manager.refresh(&token).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function(format!("revoke_{sessions}_sessions"), |b| {
+            b.iter_batched(
+                || {
+                    let user = format!("fresh{}", rand::random::<u32>());
+                    manager.login(&user).unwrap().session_id
+                },
+                |family| manager.revoke_family(&family).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sign, validate, login, refresh_and_revoke);
 criterion_main!(benches);

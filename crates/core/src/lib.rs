@@ -5,7 +5,8 @@
 //! - [`store`]: user and group stores (FSDB JSON files, in-memory);
 //! - [`session`]: JWT sessions, refresh rotation, API tokens, durable session state;
 //! - [`rbac`]: pure authorization decisions on scans and datasets;
-//! - [`clock`]: injected time.
+//! - [`clock`]: injected time;
+//! - [`window`]: sliding-window counters for rate limits.
 
 pub mod clock;
 pub mod fnmatch;
@@ -14,3 +15,4 @@ pub mod password;
 pub mod rbac;
 pub mod session;
 pub mod store;
+pub mod window;

@@ -414,7 +414,12 @@ fn python_plantdb_reads_what_we_write() {
     let policy = plantdb_auth_core::store::LockoutPolicy::default();
     for _ in 0..3 {
         db.users
-            .record_failed_attempt(&name("bob"), Utc::now(), policy)
+            .record_failed_attempt(
+                &name("bob"),
+                &plantdb_auth_core::store::ClientKey::of(None),
+                Utc::now(),
+                policy,
+            )
             .unwrap();
     }
     let lab = GroupName::parse("lab").unwrap();

@@ -397,3 +397,47 @@ fn a_token_cannot_outlive_its_stored_record() {
         TokenError::Expired
     );
 }
+
+#[test]
+fn rotated_refresh_tokens_do_not_pile_up_and_recent_reuse_is_still_caught() {
+    use plantdb_auth_core::session::KEPT_ROTATED;
+    let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let m = manager_with(store.clone(), clock.clone(), SessionConfig::default());
+    let mut refresh = m.login("alice").unwrap().refresh_token;
+    let mut previous = Vec::new();
+    for _ in 0..200 {
+        clock.advance(Duration::seconds(1));
+        let (pair, _) = m.refresh(&refresh).unwrap();
+        previous.push(refresh);
+        refresh = pair.refresh_token;
+    }
+    // One access, one live refresh and the newest rotated ones, in memory
+    // and in the store.
+    assert!(m.token_count() <= KEPT_ROTATED + 2, "{}", m.token_count());
+    assert!(store.load_all().unwrap().len() <= KEPT_ROTATED + 2);
+    // The last rotated token is still recognised as reuse: the session ends.
+    let reused = previous.last().unwrap();
+    assert_eq!(
+        token_err(m.refresh(reused).unwrap_err()),
+        TokenError::Reused
+    );
+    assert!(m.refresh(&refresh).is_err(), "the family was revoked");
+}
+
+#[test]
+fn ending_one_session_costs_the_same_among_many() {
+    // Not a timing test: the family index makes revocation touch only the
+    // family's own tokens, which the listing of another user shows intact.
+    let (m, _) = setup();
+    for i in 0..500 {
+        m.login(&format!("user{i}")).unwrap();
+    }
+    let mine = m.login("alice").unwrap();
+    assert_eq!(m.sessions(Some("alice")).len(), 1);
+    assert!(m.revoke_family(&mine.session_id).unwrap());
+    assert!(m.sessions(Some("alice")).is_empty());
+    assert_eq!(m.sessions(None).len(), 500);
+    assert_eq!(m.revoke_user("user7").unwrap(), 1);
+    assert_eq!(m.sessions(None).len(), 499);
+}

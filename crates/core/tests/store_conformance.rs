@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use plantdb_auth_core::model::{Group, GroupName, Role, User, Username};
 use plantdb_auth_core::store::fsdb::{create_root, Fsdb};
 use plantdb_auth_core::store::memory::{MemoryGroupStore, MemoryUserStore};
-use plantdb_auth_core::store::{GroupStore, LockoutPolicy, StoreError, UserStore};
+use plantdb_auth_core::store::{ClientKey, GroupStore, LockoutPolicy, StoreError, UserStore};
 
 fn name(s: &str) -> Username {
     Username::parse(s).unwrap()
@@ -30,6 +30,10 @@ fn user(s: &str) -> User {
         [Role::Reader],
         now(),
     )
+}
+
+fn anyone() -> ClientKey {
+    ClientKey::of(None)
 }
 
 fn policy() -> LockoutPolicy {
@@ -121,11 +125,15 @@ fn lockout_and_unlock(store: &dyn UserStore) {
     let alice = name("alice");
     let t0 = now();
     for i in 1..=2 {
-        let u = store.record_failed_attempt(&alice, t0, policy()).unwrap();
+        let u = store
+            .record_failed_attempt(&alice, &anyone(), t0, policy())
+            .unwrap();
         assert_eq!(u.failed_attempts, i);
         assert!(!u.is_locked(t0), "locked after {i} failures");
     }
-    let u = store.record_failed_attempt(&alice, t0, policy()).unwrap();
+    let u = store
+        .record_failed_attempt(&alice, &anyone(), t0, policy())
+        .unwrap();
     assert_eq!(u.failed_attempts, 3);
     assert!(u.is_locked(t0));
     assert!(u.is_locked(t0 + Duration::seconds(899)));
@@ -140,13 +148,13 @@ fn lockout_and_unlock(store: &dyn UserStore) {
     // After the lock expires a mistake starts a fresh count, not a new lock.
     let later = t0 + Duration::seconds(901);
     let u = store
-        .record_failed_attempt(&alice, later, policy())
+        .record_failed_attempt(&alice, &anyone(), later, policy())
         .unwrap();
     assert_eq!(u.failed_attempts, 1);
     assert!(!u.is_locked(later));
     for _ in 0..2 {
         store
-            .record_failed_attempt(&alice, later, policy())
+            .record_failed_attempt(&alice, &anyone(), later, policy())
             .unwrap();
     }
     assert!(store.get(&alice).unwrap().unwrap().is_locked(later));
@@ -159,21 +167,138 @@ fn lockout_and_unlock(store: &dyn UserStore) {
 fn successful_login(store: &dyn UserStore) {
     let alice = name("alice");
     store
-        .record_failed_attempt(&alice, now(), policy())
+        .record_failed_attempt(&alice, &anyone(), now(), policy())
         .unwrap();
     let t = now();
+    let hash = store.get(&alice).unwrap().unwrap().password_hash;
     let u = store
-        .record_successful_login(&alice, t, Some("$argon2id$rehashed"))
+        .record_successful_login(&alice, &anyone(), t, &hash, Some("$argon2id$rehashed"))
         .unwrap();
     assert_eq!(u.failed_attempts, 0);
     assert_eq!(u.last_login, Some(t));
     assert_eq!(u.password_hash, "$argon2id$rehashed");
-    let u = store.record_successful_login(&alice, t, None).unwrap();
+    let u = store
+        .record_successful_login(&alice, &anyone(), t, "$argon2id$rehashed", None)
+        .unwrap();
     assert_eq!(
         u.password_hash, "$argon2id$rehashed",
         "no new hash keeps the old one"
     );
     assert_eq!(store.get(&alice).unwrap().unwrap(), u);
+
+    // A login checked against a hash that was replaced meanwhile (a reset)
+    // writes nothing: the rehash cannot undo the reset.
+    store
+        .set_password_hash(&alice, "$argon2id$reset", t)
+        .unwrap();
+    let late = store.record_successful_login(
+        &alice,
+        &anyone(),
+        t,
+        "$argon2id$rehashed",
+        Some("$argon2id$rehashed-again"),
+    );
+    assert!(matches!(late, Err(StoreError::Refused(_))), "{late:?}");
+    assert_eq!(
+        store.get(&alice).unwrap().unwrap().password_hash,
+        "$argon2id$reset"
+    );
+
+    // A client that got locked meanwhile stays locked.
+    let thief = ClientKey::of(Some("198.51.100.4".parse().unwrap()));
+    for _ in 0..3 {
+        store
+            .record_failed_attempt(&alice, &thief, t, policy())
+            .unwrap();
+    }
+    let locked = store.record_successful_login(&alice, &thief, t, "$argon2id$reset", None);
+    assert!(matches!(locked, Err(StoreError::Refused(_))), "{locked:?}");
+    // ... but not the owner elsewhere, whose success leaves the thief locked.
+    store
+        .record_successful_login(&alice, &anyone(), t, "$argon2id$reset", None)
+        .unwrap();
+    let stored = store.get(&alice).unwrap().unwrap();
+    assert!(plantdb_auth_core::store::lockout::is_locked_for(
+        &stored, &thief, t
+    ));
+    store.unlock(&alice).unwrap();
+}
+
+/// The last active admin cannot be demoted, deactivated or deleted through
+/// the guarded calls; other admins can while one remains.
+fn last_admin_is_kept(store: &dyn UserStore) {
+    let mut root = user("root");
+    root.roles = [Role::Admin].into();
+    store.create(root).unwrap();
+    let mut sub = user("sub");
+    sub.roles = [Role::Admin].into();
+    store.create(sub).unwrap();
+    let demote = |u: &mut User| {
+        u.roles = [Role::Reader].into();
+        Ok(())
+    };
+    store
+        .update_keeping_an_admin(&name("sub"), &mut demote.clone())
+        .unwrap();
+    let refused = store.update_keeping_an_admin(&name("root"), &mut demote.clone());
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    let refused = store.update_keeping_an_admin(&name("root"), &mut |u| {
+        u.is_active = false;
+        Ok(())
+    });
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        store.delete_keeping_an_admin(&name("root")),
+        Err(StoreError::Refused(_))
+    ));
+    // Changes that keep the admin pass.
+    store
+        .update_keeping_an_admin(&name("root"), &mut |u| {
+            u.fullname = "Root".into();
+            Ok(())
+        })
+        .unwrap();
+    store.delete_keeping_an_admin(&name("sub")).unwrap();
+    assert!(store.get(&name("root")).unwrap().unwrap().is_admin());
+    store.delete(&name("root")).unwrap();
+}
+
+/// Two admins demoting each other at the same moment, many times: one
+/// admin always survives.
+pub fn concurrent_demotions_keep_an_admin(store: &dyn UserStore) {
+    for round in 0..20 {
+        let (a, b) = (format!("adm-a{round}"), format!("adm-b{round}"));
+        for n in [&a, &b] {
+            let mut u = user(n);
+            u.roles = [Role::Admin].into();
+            store.create(u).unwrap();
+        }
+        // Only these two are admins in this store during the round.
+        std::thread::scope(|scope| {
+            for n in [&a, &b] {
+                scope.spawn(move || {
+                    let _ = store.update_keeping_an_admin(&name(n), &mut |u| {
+                        u.roles = [Role::Reader].into();
+                        Ok(())
+                    });
+                });
+            }
+        });
+        let admins = [&a, &b]
+            .iter()
+            .filter(|n| store.get(&name(n)).unwrap().unwrap().is_admin())
+            .count();
+        assert_eq!(admins, 1, "round {round}");
+        for n in [&a, &b] {
+            store.delete(&name(n)).unwrap();
+        }
+    }
 }
 
 fn delete(store: &dyn UserStore) {
@@ -195,6 +320,7 @@ pub fn run_user_suite(store: &dyn UserStore) {
     setters(store);
     lockout_and_unlock(store);
     successful_login(store);
+    last_admin_is_kept(store);
     delete(store);
     let names: Vec<_> = store
         .list()
@@ -298,6 +424,15 @@ fn memory_user_store_conforms() {
 }
 
 #[test]
+fn concurrent_demotions_keep_an_admin_in_memory_and_fsdb() {
+    concurrent_demotions_keep_an_admin(&MemoryUserStore::default());
+    let dir = tempfile::tempdir().unwrap();
+    create_root(dir.path()).unwrap();
+    let db = Fsdb::open(dir.path()).unwrap();
+    concurrent_demotions_keep_an_admin(db.users.as_ref());
+}
+
+#[test]
 fn memory_group_store_conforms() {
     run_group_suite(&MemoryGroupStore::default());
 }
@@ -316,6 +451,6 @@ fn fsdb_stores_conform_and_persist() {
     assert_eq!(reopened.users.list().unwrap(), users);
     assert_eq!(reopened.groups.list().unwrap(), groups);
     let alice = reopened.users.get(&name("alice")).unwrap().unwrap();
-    assert_eq!(alice.password_hash, "$argon2id$rehashed");
+    assert_eq!(alice.password_hash, "$argon2id$reset");
     assert!(alice.roles.contains(&Role::Contributor));
 }

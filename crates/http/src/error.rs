@@ -72,6 +72,12 @@ impl From<AuthError> for ApiError {
             AuthError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AuthError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AuthError::TooManyRequests { retry_after, .. } => {
+                let mut limited =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                limited.retry_after = Some(*retry_after);
+                return limited;
+            }
             AuthError::Busy(_) => {
                 let mut busy =
                     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string());

@@ -1,7 +1,7 @@
 //! The client's address behind trusted reverse proxies (`--proxy`), and the
 //! key rate limits count it under.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
@@ -108,13 +108,7 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 /// its IPv6 address (one subscriber usually holds a whole /64, so counting
 /// single IPv6 addresses would give each client 2^64 budgets).
 pub fn rate_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(bits))
-        }
-        v4 => v4,
-    }
+    plantdb_auth_core::store::lockout::address_group(ip)
 }
 
 #[cfg(test)]

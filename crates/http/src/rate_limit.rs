@@ -1,18 +1,14 @@
 //! Per-client-IP rate limits over a sliding 60-second window, as the Python
-//! server counts them. Written by hand because governor/tower_governor
-//! implement GCRA (a smoothed bucket), whose `Retry-After` and burst
-//! behaviour differ from a sliding window's.
+//! server counts them (see `plantdb_auth_core::window`).
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use parking_lot::Mutex;
+use plantdb_auth_core::window::SlidingWindow;
 
 use crate::error::ApiError;
 use crate::extract::client_ip;
@@ -92,46 +88,22 @@ impl RateLimits {
 #[derive(Debug)]
 pub struct RateLimiter {
     limits: RateLimits,
-    hits: Mutex<HashMap<(IpAddr, Bucket), VecDeque<Instant>>>,
-    calls: AtomicU64,
+    hits: SlidingWindow<(IpAddr, Bucket)>,
 }
 
 impl RateLimiter {
     pub fn new(limits: RateLimits) -> Self {
         RateLimiter {
             limits,
-            hits: Mutex::new(HashMap::new()),
-            calls: AtomicU64::new(0),
+            hits: SlidingWindow::new(WINDOW),
         }
     }
 
     /// Counts a request; `Err(seconds)` when over the limit, with the time
     /// until the oldest counted request leaves the window.
     pub fn check(&self, ip: IpAddr, bucket: Bucket, now: Instant) -> Result<(), u64> {
-        let limit = self.limits.limit(bucket) as usize;
-        let mut hits = self.hits.lock();
-        if self
-            .calls
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(4096)
-        {
-            // Bound memory: forget clients idle for a whole window.
-            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
-        }
-        let queue = hits.entry((ip, bucket)).or_default();
-        while queue
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            queue.pop_front();
-        }
-        if queue.len() >= limit {
-            let oldest = queue.front().copied().unwrap_or(now);
-            let wait = WINDOW.saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
-        }
-        queue.push_back(now);
-        Ok(())
+        self.hits
+            .check((ip, bucket), self.limits.limit(bucket), now)
     }
 }
 

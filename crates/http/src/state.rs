@@ -1,5 +1,6 @@
 //! Shared state of the HTTP adapter.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use plantdb_auth_service::data::DataService;
@@ -16,6 +17,8 @@ pub struct HttpConfig {
     pub url_prefix: Option<String>,
     /// The reverse proxies whose `X-Forwarded-For` is believed (`--proxy`).
     pub trusted_proxies: crate::proxy::TrustedProxies,
+    /// Forward auth's answer to a request it cannot map (`--authz-unmapped`).
+    pub authz_unmapped: plantdb_auth_service::admin::UnmappedPolicy,
     /// `None` switches rate limiting off (benchmarks only).
     pub rate_limits: Option<RateLimits>,
     /// Allowed CORS origins; empty means any origin (the Python server's default).
@@ -41,6 +44,7 @@ impl Default for HttpConfig {
         HttpConfig {
             url_prefix: None,
             trusted_proxies: Default::default(),
+            authz_unmapped: Default::default(),
             rate_limits: Some(RateLimits::default()),
             cors_origins: Vec::new(),
             hash_workers: std::thread::available_parallelism()
@@ -67,6 +71,18 @@ pub struct AppState {
     /// Argon2 runs there (see `hash_pool`); `None` if its threads could
     /// not be started (then hashing falls back to the blocking pool).
     hash_pool: Option<Arc<HashPool>>,
+    /// Password-change hashing jobs queued or running (see
+    /// [`AppState::account_hashing`]).
+    account_jobs: Arc<AtomicUsize>,
+}
+
+/// Holds one account-management hashing slot.
+struct AccountJob(Arc<AtomicUsize>);
+
+impl Drop for AccountJob {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl AppState {
@@ -85,6 +101,7 @@ impl AppState {
             limiter,
             data: None,
             hash_pool,
+            account_jobs: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -107,6 +124,30 @@ impl AppState {
             tracing::error!("a password-hashing job failed");
             ApiError::internal()
         })
+    }
+
+    /// [`AppState::hashing`] for password changes: at most four per hashing
+    /// thread (at least 8) queued or running; beyond that a 503, so a flood
+    /// of them cannot push logins to the back of a long queue.
+    pub async fn account_hashing<T, F>(&self, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&AuthDb) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // Off with rate limits (`--no-rate-limits`, benchmarks).
+        let limit = match self.config.rate_limits {
+            Some(_) => self.config.hash_workers.max(1).saturating_mul(4).max(8),
+            None => usize::MAX,
+        };
+        if self.account_jobs.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.account_jobs.fetch_sub(1, Ordering::AcqRel);
+            return Err(plantdb_auth_service::AuthError::Busy(
+                "The server is busy with other account changes: try again in a few seconds".into(),
+            )
+            .into());
+        }
+        let _slot = AccountJob(Arc::clone(&self.account_jobs));
+        self.hashing(job).await
     }
 
     /// Runs a use-case that writes to disk on the blocking pool.

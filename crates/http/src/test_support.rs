@@ -34,6 +34,8 @@ pub(crate) fn app(prefix: Option<&str>) -> axum::Router {
         policy: PasswordPolicy::default(),
         lockout: LockoutPolicy::default(),
         api_tokens: ApiTokenPolicy::default(),
+        throttle: Default::default(),
+        storage: Default::default(),
         clock,
         root: None,
     };

@@ -36,11 +36,13 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use plantdb_auth_core::model::{Group, GroupName, User, Username};
-use plantdb_auth_core::store::{GroupEdit, GroupStore, StoreError, UserEdit, UserStore};
+use plantdb_auth_core::store::{
+    last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserStore,
+};
 use tokio_postgres::NoTls;
 
 use crate::bridge::Bridge;
-use crate::table::Table;
+use crate::table::{Guard, Table};
 
 pub use crate::audit::PgAuditLog;
 pub use crate::schema::SCHEMA_VERSION;
@@ -219,7 +221,33 @@ impl UserStore for PgUserStore {
     fn delete(&self, username: &Username) -> Result<(), StoreError> {
         self.0.delete(username)
     }
+
+    fn update_keeping_an_admin(
+        &self,
+        username: &Username,
+        edit: UserEdit<'_>,
+    ) -> Result<User, StoreError> {
+        self.0.update_guarded(username, edit, &KEEPS_AN_ADMIN, &|| {
+            last_admin_refusal(username)
+        })
+    }
+
+    fn delete_keeping_an_admin(&self, username: &Username) -> Result<(), StoreError> {
+        self.0
+            .delete_guarded(username, &KEEPS_AN_ADMIN, &|| last_admin_refusal(username))
+    }
 }
+
+/// No change leaves the store without an active admin: the row was not an
+/// active admin, or stays one ($8 is_active, $4 roles: `User`'s columns),
+/// or another active admin exists. (A store with no admin at all is not
+/// held to it.)
+const KEEPS_AN_ADMIN: Guard = Guard {
+    update: "NOT (is_active AND 'admin' = ANY(roles)) OR ($8 AND 'admin' = ANY($4)) \
+             OR EXISTS (SELECT 1 FROM auth_users o WHERE o.username <> $1 AND o.is_active AND 'admin' = ANY(o.roles))",
+    delete: "NOT (is_active AND 'admin' = ANY(roles)) \
+             OR EXISTS (SELECT 1 FROM auth_users o WHERE o.username <> $1 AND o.is_active AND 'admin' = ANY(o.roles))",
+};
 
 impl GroupStore for PgGroupStore {
     fn get(&self, name: &GroupName) -> Result<Option<Group>, StoreError> {

@@ -44,6 +44,7 @@ fn record(row: &Row) -> Result<Option<TokenRecord>, tokio_postgres::Error> {
         expires_at: row.try_get("expires_at")?,
         used: row.try_get("used")?,
         datasets: row.try_get("datasets")?,
+        compiled: Default::default(),
     }))
 }
 

@@ -62,7 +62,24 @@ struct Sql {
     delete: String,
 }
 
+/// Guarded writes take this transaction-scoped advisory lock first, so two
+/// of them never judge their guard on the same snapshot.
+const GUARD_LOCK: i64 = 0x706c_616e_7464_6231; // "plantdb1"
+
+/// A condition a guarded write must meet, in SQL over the row being written
+/// (its current columns) and the statement's parameters (`$1` the key; for
+/// an update `$2...` the new columns in `COLUMNS` order).
+pub(crate) struct Guard {
+    pub(crate) update: &'static str,
+    pub(crate) delete: &'static str,
+}
+
 impl Sql {
+    /// `update` or `delete` with `condition` added to their `WHERE`.
+    fn guarded(statement: &str, condition: &str) -> String {
+        statement.replacen(" RETURNING ", &format!(" AND ({condition}) RETURNING "), 1)
+    }
+
     fn new<R: Record>() -> Self {
         let (table, cols, n) = (R::TABLE, R::COLUMNS, R::COLUMNS.len());
         let key = cols[0];
@@ -292,6 +309,98 @@ impl<R: Record> Table<R> {
             "{} '{key}' kept changing under us: gave up after {MAX_RETRIES} attempts",
             R::TABLE
         )))
+    }
+
+    /// Runs `sql` like [`Table::write`], inside a transaction holding the
+    /// guard lock.
+    fn write_guarded(
+        &self,
+        sql: String,
+        mut params: Vec<Param>,
+        expected: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        params.push(Box::new(self.shared.channel.clone()));
+        params.push(Box::new(R::KIND.to_string()));
+        if let Some(version) = expected {
+            params.push(Box::new(version));
+        }
+        let pool = self.shared.pool.clone();
+        self.shared.bridge.run(async move {
+            let mut client = pool.get().await.map_err(db_error)?;
+            let tx = client.transaction().await.map_err(db_error)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&GUARD_LOCK])
+                .await
+                .map_err(db_error)?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let row = tx.query_opt(&sql, &refs).await.map_err(db_error)?;
+            let version = row
+                .map(|r| r.try_get::<_, i64>(0))
+                .transpose()
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            Ok(version)
+        })
+    }
+
+    /// An update that `guard` may refuse (`refused()` is returned then).
+    /// Guarded writes are serialised with each other by an advisory lock,
+    /// on every instance; plain updates (login counters) are not held up.
+    pub(crate) fn update_guarded(
+        &self,
+        key: &R::Key,
+        edit: &mut dyn FnMut(&mut R) -> Result<(), StoreError>,
+        guard: &Guard,
+        refused: &dyn Fn() -> StoreError,
+    ) -> Result<R, StoreError> {
+        let sql = Sql::guarded(&self.sql.update, guard.update);
+        for _ in 0..MAX_RETRIES {
+            let (mut record, version) =
+                self.fetch(key)?.ok_or_else(|| R::not_found(key.clone()))?;
+            edit(&mut record)?;
+            if record.key() != key {
+                return Err(StoreError::Backend(format!(
+                    "an update may not rename '{key}': delete and re-create instead"
+                )));
+            }
+            match self.write_guarded(sql.clone(), record.params(), Some(version))? {
+                Some(new_version) => {
+                    self.put(key.clone(), new_version, Some(record.clone()));
+                    return Ok(record);
+                }
+                // Not written: the guard refused, unless the row changed.
+                None => match self.fetch(key)? {
+                    Some((_, now)) if now == version => return Err(refused()),
+                    _ => continue,
+                },
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "{} '{key}' kept changing under us: gave up after {MAX_RETRIES} attempts",
+            R::TABLE
+        )))
+    }
+
+    /// A delete that `guard` may refuse.
+    pub(crate) fn delete_guarded(
+        &self,
+        key: &R::Key,
+        guard: &Guard,
+        refused: &dyn Fn() -> StoreError,
+    ) -> Result<(), StoreError> {
+        let sql = Sql::guarded(&self.sql.delete, guard.delete);
+        match self.write_guarded(sql, vec![Box::new(key.to_string())], None)? {
+            Some(version) => {
+                self.put(key.clone(), version, None);
+                Ok(())
+            }
+            None => match self.fetch(key)? {
+                Some(_) => Err(refused()),
+                None => Err(R::not_found(key.clone())),
+            },
+        }
     }
 
     pub(crate) fn delete(&self, key: &R::Key) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ use plantdb_auth_core::session::{
     MemorySessionStore, SessionChange, SessionConfig, SessionError, SessionManager, SessionStore,
     SqliteSessionStore, TokenError, TokenKind, TokenRecord,
 };
-use plantdb_auth_core::store::{LockoutPolicy, StoreError, UserStore};
+use plantdb_auth_core::store::{ClientKey, LockoutPolicy, StoreError, UserStore};
 use plantdb_auth_postgres::testing::{test_url, TestSchema};
 use plantdb_auth_postgres::PgStores;
 
@@ -33,6 +33,7 @@ fn token(jti: &str, family: &str, kind: TokenKind) -> TokenRecord {
         expires_at: now + 600,
         used: false,
         datasets: None,
+        compiled: Default::default(),
     }
 }
 
@@ -258,7 +259,7 @@ fn user_changes_and_lockout_counts_are_shared() {
             std::thread::spawn(move || {
                 for _ in 0..10 {
                     store
-                        .record_failed_attempt(&alice, Utc::now(), policy)
+                        .record_failed_attempt(&alice, &ClientKey::of(None), Utc::now(), policy)
                         .unwrap();
                 }
             })

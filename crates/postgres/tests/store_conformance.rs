@@ -19,6 +19,7 @@ fn postgres_stores_conform_and_are_shared() {
     let first = PgStores::open(&schema.url, 4).unwrap();
     core_suite::run_user_suite(first.users.as_ref());
     core_suite::run_group_suite(first.groups.as_ref());
+    core_suite::concurrent_demotions_keep_an_admin(first.users.as_ref());
     let second = PgStores::open(&schema.url, 4).unwrap();
     assert_eq!(second.users.list().unwrap(), first.users.list().unwrap());
     assert_eq!(second.groups.list().unwrap(), first.groups.list().unwrap());

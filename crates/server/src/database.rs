@@ -14,7 +14,7 @@ use plantdb_auth_core::session::{
 use plantdb_auth_core::store::fsdb::{self, Fsdb};
 use plantdb_auth_core::store::{GroupStore, LockoutPolicy, UserStore};
 use plantdb_auth_postgres::{PgAuditLog, PgStores, DEFAULT_POOL_SIZE};
-use plantdb_auth_service::{ApiTokenPolicy, AuthDb};
+use plantdb_auth_service::{ApiTokenPolicy, AuthDb, Throttle, ThrottlePolicy};
 
 use crate::settings::ServeArgs;
 
@@ -127,6 +127,7 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         refresh_ttl: args.refresh_timeout,
         max_sessions_per_user: args.max_sessions_per_user,
         leeway: 2,
+        max_shared_sessions: args.max_guest_sessions,
     };
     let sessions =
         SessionManager::new(&stores.key, stores.sessions, clock.clone(), session_config)?;
@@ -146,7 +147,10 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         },
         api_tokens: ApiTokenPolicy {
             max_lifetime: args.api_token_max_lifetime,
+            max_per_user: args.max_api_tokens,
         },
+        throttle: Throttle::new(throttle_policy(args)),
+        storage: Default::default(),
         clock,
         root: Some(root.to_path_buf()),
     };
@@ -156,4 +160,17 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         audit: stores.audit,
         _fsdb: stores.fsdb,
     })
+}
+
+/// The service's throttles; the per-account and per-address budgets are
+/// rate limits, off with `--no-rate-limits` (benchmarks) like the others.
+fn throttle_policy(args: &ServeArgs) -> ThrottlePolicy {
+    let budget = |n: u32| if args.no_rate_limits { u32::MAX } else { n };
+    ThrottlePolicy {
+        slowdown: std::time::Duration::from_millis(args.login_slowdown_ms),
+        password_changes_per_account: budget(args.password_changes_per_account),
+        password_changes_per_address: budget(args.password_changes_per_address),
+        api_token_mints: budget(args.api_token_mints),
+        ..ThrottlePolicy::default()
+    }
 }

@@ -26,12 +26,15 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(args: plantdb_auth::settings::ServeArgs) -> anyhow::Result<()> {
     let audit = telemetry::init(&args.log_level, args.log_json);
+    let audit_config = args.audit_config()?;
     let app = startup::build(args).await?;
     match app.shared_audit_log() {
-        Some(shared) => audit.attach_recorder(move |event| shared.record(event)),
+        Some(shared) => {
+            audit.attach_recorder(audit_config.limits, move |event| shared.record(event))
+        }
         None => {
             let state_dir = app.root.join(plantdb_auth_core::store::fsdb::STATE_DIR);
-            if let Err(e) = audit.attach(&state_dir, plantdb_auth::audit::Rotation::default()) {
+            if let Err(e) = audit.attach(&state_dir, audit_config) {
                 tracing::warn!(error = %e, "the audit log cannot be written; audit events go to the console only");
             }
         }
@@ -42,5 +45,7 @@ async fn serve(args: plantdb_auth::settings::ServeArgs) -> anyhow::Result<()> {
         app.root.display()
     );
     tracing::info!(url = %app.url, database = %app.root.display(), "started");
-    app.run_until_stopped().await
+    let stopped = app.run_until_stopped().await;
+    audit.flush();
+    stopped
 }

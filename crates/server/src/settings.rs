@@ -31,6 +31,16 @@ pub struct ServeArgs {
     /// is not a trusted proxy.
     #[arg(long, env = "PLANTDB_TRUSTED_PROXIES", num_args = 0.., value_delimiter = ',', value_name = "ADDR|NET")]
     pub proxy: Option<Vec<String>>,
+    /// Forward auth (/api/v1/authz/verify): the answer to an original
+    /// request that matches no PlantDB route, for a valid token: allow
+    /// (200) or deny (403). Without a token it is 401 either way.
+    #[arg(
+        long,
+        env = "PLANTDB_AUTHZ_UNMAPPED",
+        default_value = "deny",
+        value_name = "allow|deny"
+    )]
+    pub authz_unmapped: plantdb_auth_service::admin::UnmappedPolicy,
     /// Deployment prefix in front of every route, e.g. /plantdb.
     #[arg(long, env = "PLANTDB_URL_PREFIX")]
     pub url_prefix: Option<String>,
@@ -40,6 +50,27 @@ pub struct ServeArgs {
     /// Write logs as JSON lines.
     #[arg(long)]
     pub log_json: bool,
+    /// Size at which the audit log is rotated, in bytes (at least 16384).
+    #[arg(long, env = "PLANTDB_AUDIT_MAX_BYTES", default_value_t = 10 << 20)]
+    pub audit_max_bytes: u64,
+    /// Rotated audit log files kept (audit.log.1 ... audit.log.N).
+    #[arg(long, env = "PLANTDB_AUDIT_KEEP", default_value_t = 5)]
+    pub audit_keep: usize,
+    /// Refusals (failed logins, denials) of one client written to the audit
+    /// log in a row; beyond, they are counted in `suppressed` lines.
+    #[arg(long, env = "PLANTDB_AUDIT_REFUSAL_BURST", default_value_t = 20)]
+    pub audit_refusal_burst: u32,
+    /// Refusals of one client written per hour after the burst.
+    #[arg(long, env = "PLANTDB_AUDIT_REFUSALS_PER_HOUR", default_value_t = 60)]
+    pub audit_refusals_per_hour: u32,
+    /// Refusals of all clients together written per hour (after a burst of
+    /// 10 times --audit-refusal-burst).
+    #[arg(
+        long,
+        env = "PLANTDB_AUDIT_REFUSALS_TOTAL_PER_HOUR",
+        default_value_t = 720
+    )]
+    pub audit_refusals_total_per_hour: u32,
     /// Access-token lifetime in seconds.
     #[arg(long, env = "SESSION_TIMEOUT", default_value_t = 900)]
     pub session_timeout: i64,
@@ -49,6 +80,10 @@ pub struct ServeArgs {
     /// Live sessions per user; a login beyond it ends that user's oldest session.
     #[arg(long, env = "PLANTDB_MAX_SESSIONS_PER_USER", default_value_t = 10)]
     pub max_sessions_per_user: usize,
+    /// Live sessions of the shared `guest` account in all (its per-user cap
+    /// applies per client address); beyond it guest logins get a 429.
+    #[arg(long, env = "PLANTDB_MAX_GUEST_SESSIONS", default_value_t = 10_000)]
+    pub max_guest_sessions: usize,
     /// Consecutive failed logins that lock an account.
     #[arg(long, env = "PLANTDB_MAX_FAILED_ATTEMPTS", default_value_t = 3)]
     pub max_failed_attempts: u32,
@@ -77,6 +112,30 @@ pub struct ServeArgs {
         default_value_t = 2_592_000
     )]
     pub api_token_max_lifetime: i64,
+    /// Live API tokens one user may hold.
+    #[arg(long, env = "PLANTDB_MAX_API_TOKENS", default_value_t = 50)]
+    pub max_api_tokens: usize,
+    /// API tokens one user may mint per 15 minutes.
+    #[arg(long, env = "PLANTDB_API_TOKEN_MINTS", default_value_t = 30)]
+    pub api_token_mints: u32,
+    /// Password changes (and resets) per account per 15 minutes.
+    #[arg(
+        long,
+        env = "PLANTDB_PASSWORD_CHANGES_PER_ACCOUNT",
+        default_value_t = 5
+    )]
+    pub password_changes_per_account: u32,
+    /// Password changes per client address per 15 minutes.
+    #[arg(
+        long,
+        env = "PLANTDB_PASSWORD_CHANGES_PER_ADDRESS",
+        default_value_t = 20
+    )]
+    pub password_changes_per_address: u32,
+    /// Milliseconds between two password checks of an account under attack
+    /// (one that failed --max-failed-attempts times lately, from any address).
+    #[arg(long, env = "PLANTDB_LOGIN_SLOWDOWN_MS", default_value_t = 1000)]
+    pub login_slowdown_ms: u64,
     /// Allowed CORS origin (repeatable). Default: any origin, like the Python server.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
@@ -150,6 +209,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Rejects settings that cannot work, with what to change.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.audit_config()?;
         let positive = [
             ("--session-timeout", self.session_timeout),
             ("--refresh-timeout", self.refresh_timeout),
@@ -218,6 +278,42 @@ impl ServeArgs {
             );
         }
         Ok(())
+    }
+
+    /// The audit log's rotation and refusal limits.
+    pub fn audit_config(&self) -> anyhow::Result<crate::audit::AuditConfig> {
+        anyhow::ensure!(
+            self.audit_max_bytes >= 16 * 1024,
+            "--audit-max-bytes must be at least 16384 (got {})",
+            self.audit_max_bytes
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&self.audit_keep),
+            "--audit-keep must be between 1 and 1000 (got {})",
+            self.audit_keep
+        );
+        let limits = [
+            ("--audit-refusal-burst", self.audit_refusal_burst),
+            ("--audit-refusals-per-hour", self.audit_refusals_per_hour),
+            (
+                "--audit-refusals-total-per-hour",
+                self.audit_refusals_total_per_hour,
+            ),
+        ];
+        for (name, value) in limits {
+            anyhow::ensure!(value > 0, "{name} must be at least 1 (got 0)");
+        }
+        Ok(crate::audit::AuditConfig {
+            rotation: crate::audit::Rotation {
+                max_bytes: self.audit_max_bytes,
+                keep: self.audit_keep,
+            },
+            limits: crate::audit::RefusalLimits {
+                burst: self.audit_refusal_burst,
+                per_hour: self.audit_refusals_per_hour,
+                total_per_hour: self.audit_refusals_total_per_hour,
+            },
+        })
     }
 }
 

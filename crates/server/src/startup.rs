@@ -46,6 +46,7 @@ fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
     Ok(HttpConfig {
         url_prefix: args.url_prefix.clone(),
         trusted_proxies,
+        authz_unmapped: args.authz_unmapped,
         rate_limits,
         cors_origins: args.cors_origins.clone(),
         hash_workers: args.hash_workers.unwrap_or_else(|| {

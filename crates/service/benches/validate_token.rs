@@ -38,6 +38,8 @@ fn auth_db(root: &std::path::Path) -> (AuthDb, Fsdb) {
         policy: PasswordPolicy::default(),
         lockout: LockoutPolicy::default(),
         api_tokens: ApiTokenPolicy::default(),
+        throttle: Default::default(),
+        storage: Default::default(),
         clock: Arc::new(SystemClock),
         root: Some(root.to_path_buf()),
     };

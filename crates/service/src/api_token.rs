@@ -74,6 +74,13 @@ pub fn create_api_token(
             db.api_tokens.max_lifetime
         )));
     }
+    let held = db.sessions.api_token_count(caller.username().as_str());
+    if held >= db.api_tokens.max_per_user {
+        return Err(AuthError::Conflict(format!(
+            "You already hold {held} API tokens, the most one user may have: revoke some (DELETE /api/v1/auth/api-tokens/{{id}}) before minting another"
+        )));
+    }
+    db.throttle.mint(caller.username())?;
     let (token, record) =
         db.sessions
             .create_api_token(caller.username().as_str(), &grants.to_claim(), lifetime)?;

@@ -2,12 +2,15 @@
 //! authenticate_user, logout_user, validate_token, refresh_token.
 
 use plantdb_auth_core::model::{Permission, Role, User, Username};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use plantdb_auth_core::password::{hash_params_of, HashParams, Verification, MAX_PASSWORD_BYTES};
-use plantdb_auth_core::session::{TokenKind, TokenPair};
+use plantdb_auth_core::session::{Cap, TokenKind, TokenPair};
+use plantdb_auth_core::store::{lockout, ClientKey, StoreError};
 
 use crate::caller::{authenticate, Credentials, ACCESS_ONLY, ACCESS_OR_API};
+use crate::storage;
 use crate::{AuthDb, AuthError};
 
 /// Longest full name we store.
@@ -170,69 +173,173 @@ pub fn check_username_exists(db: &AuthDb, username: &str) -> Result<bool, AuthEr
     }
 }
 
-/// Checks credentials and starts a session. Unknown user, wrong password,
-/// locked and deactivated accounts all fail the same way after the same
-/// Argon2 work; the real reason goes to the log only.
+/// Checks credentials and starts a session, for a caller whose address is
+/// not known (all such callers share one lockout count).
 pub fn authenticate_user(
     db: &AuthDb,
     username: &str,
     password: &str,
+) -> Result<LoginResult, AuthError> {
+    authenticate_user_from(db, username, password, None)
+}
+
+/// Checks credentials and starts a session. Unknown user, wrong password,
+/// locked and deactivated accounts all fail the same way (adapters pad
+/// failures to the same duration, [`failed_login_duration`]); the real
+/// reason goes to the log only.
+///
+/// Lockout is per account and client address (see
+/// `plantdb_auth_core::store::lockout`): a client that reached the threshold
+/// is refused without a password check, and concurrent guesses of one
+/// client never check more passwords than the threshold allows.
+pub fn authenticate_user_from(
+    db: &AuthDb,
+    username: &str,
+    password: &str,
+    client: Option<IpAddr>,
 ) -> Result<LoginResult, AuthError> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(AuthError::InvalidInput(format!(
             "Password too long: at most {MAX_PASSWORD_BYTES} bytes"
         )));
     }
+    let client = ClientKey::of(client);
     let user = match Username::parse(username) {
         Ok(name) => db.users.get(&name)?,
         Err(_) => None,
     };
     let Some(user) = user else {
         db.hasher.verify_dummy(password);
-        return Err(login_failed(username, "unknown user"));
+        return Err(alike(db, login_failed(username, &client, "unknown user")));
     };
     // Real time, not the injected clock: it feeds the pacer of failures.
     let started = Instant::now();
-    let verdict = db.hasher.verify(password, &user.password_hash);
     let now = db.clock.now();
     // `guest` is the public account with a published password: wrong
     // guesses at it neither count nor lock it, or anyone could lock every
     // anonymous reader out.
     let public = user.username.as_str() == plantdb_auth_core::rbac::GUEST_USERNAME;
-    let refusal = if !user.is_active {
-        Some("account deactivated")
-    } else if !public && user.is_locked(now) {
-        Some("account locked")
-    } else if !verdict.is_match() {
+    let refused = |reason: &str| {
+        db.hasher.pacer().record_failure(started.elapsed());
+        alike(db, login_failed(username, &client, reason))
+    };
+    if !public && lockout::is_locked_for(&user, &client, now) {
+        return Err(refused("account locked for this client"));
+    }
+    let reservation = if public {
+        None
+    } else {
+        let reservation = db.throttle.reserve(&user.username, &client);
+        // Read after reserving: see `Throttle::reserve`.
+        let fresh = db
+            .users
+            .get(&user.username)?
+            .unwrap_or_else(|| user.clone());
+        let failures = lockout::failures_of(&fresh, &client, now);
+        if lockout::is_locked_for(&fresh, &client, now)
+            || failures.saturating_add(reservation.ahead) > db.lockout.max_failed_attempts
+        {
+            return Err(refused("too many concurrent attempts from this client"));
+        }
+        Some(reservation)
+    };
+    let verdict = db.hasher.verify(password, &user.password_hash);
+    if !user.is_active {
+        return Err(refused("account deactivated"));
+    }
+    if !verdict.is_match() {
         if !public {
-            let after = db
-                .users
-                .record_failed_attempt(&user.username, now, db.lockout)?;
-            if after.is_locked(now) {
-                tracing::warn!(target: "plantdb_auth::audit", event = "lockout", user = %user.username, until = ?after.locked_until, "account locked after repeated failures");
+            let after =
+                match db
+                    .users
+                    .record_failed_attempt(&user.username, &client, now, db.lockout)
+                {
+                    Ok(after) => {
+                        db.storage.succeeded();
+                        after
+                    }
+                    Err(e) if storage::is_storage_failure(&e) => return Err(db.storage.failed(&e)),
+                    Err(e) => return Err(e.into()),
+                };
+            if lockout::is_locked_for(&after, &client, now) {
+                tracing::warn!(target: "plantdb_auth::audit", event = "lockout", user = %user.username, client = client.as_str(), until = ?lockout::locked_until(&after, now), "account locked for one client after repeated failures");
             }
         }
-        Some("wrong password")
-    } else {
-        None
-    };
-    if let Some(reason) = refusal {
-        db.hasher.pacer().record_failure(started.elapsed());
-        return Err(login_failed(username, reason));
+        drop(reservation);
+        return Err(refused("wrong password"));
     }
     let new_hash = match verdict {
         Verification::MatchNeedsRehash => db.hasher.hash(password).ok(),
         _ => None,
     };
-    let user = db
-        .users
-        .record_successful_login(&user.username, now, new_hash.as_deref())?;
-    let tokens = db.sessions.login(user.username.as_str())?;
+    // Compare-and-swap on the hash that was checked: a reset or change that
+    // landed meanwhile wins, and a lock set meanwhile holds.
+    let user = match db.users.record_successful_login(
+        &user.username,
+        &client,
+        now,
+        &user.password_hash,
+        new_hash.as_deref(),
+    ) {
+        Ok(user) => {
+            db.storage.succeeded();
+            user
+        }
+        Err(StoreError::Refused(reason)) => return Err(refused(&reason)),
+        Err(e) if storage::is_storage_failure(&e) => return Err(db.storage.failed(&e)),
+        Err(e) => return Err(e.into()),
+    };
+    drop(reservation);
+    // Many people share `guest`: the session cap counts per client there,
+    // so nobody ends other readers' sessions by logging in again and again.
+    let cap = if public {
+        Cap::PerClient(client.as_str().to_string())
+    } else {
+        Cap::PerUser
+    };
+    let tokens = db.sessions.login_with(user.username.as_str(), &cap)?;
+    // A reset, change, deactivation or re-creation between the record and
+    // the session: such changes revoke sessions after writing the account,
+    // so checking again after creating ours closes the window.
+    let current = db.users.get(&user.username)?;
+    let unchanged = current.is_some_and(|c| {
+        c.is_active && c.password_hash == user.password_hash && c.created_at == user.created_at
+    });
+    if !unchanged {
+        db.sessions.revoke_family(&tokens.session_id)?;
+        return Err(refused("the account changed during the login"));
+    }
     tracing::info!(target: "plantdb_auth::audit", event = "login_ok", user = %user.username, rehashed = new_hash.is_some(), "login");
     Ok(LoginResult {
         tokens,
         user: UserInfo::from(&user),
     })
+}
+
+/// How long a login must wait for its turn: an account that failed the
+/// lockout threshold lately (from any address) gets one password check per
+/// `ThrottlePolicy::slowdown`, so guesses spread over many addresses are
+/// slowed down while the owner still gets in. A 429 when the queue is long.
+/// Zero for everyone else (and for a client that is refused anyway).
+pub fn login_wait(
+    db: &AuthDb,
+    username: &str,
+    client: Option<IpAddr>,
+) -> Result<Duration, AuthError> {
+    let Some(user) = Username::parse(username)
+        .ok()
+        .and_then(|name| db.users.get(&name).ok().flatten())
+    else {
+        return Ok(Duration::ZERO);
+    };
+    let now = db.clock.now();
+    if user.username.as_str() == plantdb_auth_core::rbac::GUEST_USERNAME
+        || !lockout::under_attack(&user, db.lockout, now)
+        || lockout::is_locked_for(&user, &ClientKey::of(client), now)
+    {
+        return Ok(Duration::ZERO);
+    }
+    db.throttle.turn(&user.username, Instant::now())
 }
 
 /// How long every failed login should take in total, so that failures of
@@ -259,8 +366,19 @@ pub fn calibrate_login_pacing(db: &AuthDb) -> Result<(), AuthError> {
         .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
-fn login_failed(username: &str, reason: &str) -> AuthError {
-    tracing::info!(target: "plantdb_auth::audit", event = "login_failed", user = %username.escape_debug(), reason, "login refused");
+/// While writes fail, every login failure is the same 503: an existing
+/// account's failure cannot be recorded, so an unknown one must not answer
+/// differently.
+fn alike(db: &AuthDb, failure: AuthError) -> AuthError {
+    if db.storage.degraded().is_some() {
+        storage::unavailable()
+    } else {
+        failure
+    }
+}
+
+fn login_failed(username: &str, client: &ClientKey, reason: &str) -> AuthError {
+    tracing::info!(target: "plantdb_auth::audit", event = "login_failed", user = %username.escape_debug(), client = client.as_str(), reason, "login refused");
     AuthError::InvalidCredentials
 }
 
@@ -284,11 +402,18 @@ pub fn refresh_token(db: &AuthDb, refresh_token: Option<&str>) -> Result<TokenPa
     let token = refresh_token
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| AuthError::MissingField("Missing required field: refresh_token".into()))?;
+    let started_at = db
+        .sessions
+        .decode(token)
+        .ok()
+        .and_then(|c| db.sessions.family_started_at(&c.jti));
     let (pair, username) = db.sessions.refresh(token)?;
     let still_allowed = Username::parse(&username)
         .ok()
         .and_then(|u| db.users.get(&u).ok().flatten())
-        .is_some_and(|u| u.is_active);
+        .is_some_and(|u| {
+            u.is_active && started_at.is_some_and(|at| crate::caller::issued_to(&u, at, db))
+        });
     if !still_allowed {
         db.sessions.revoke_family(&pair.session_id)?;
         return Err(plantdb_auth_core::session::TokenError::NotLive.into());

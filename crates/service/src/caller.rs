@@ -77,8 +77,7 @@ impl Caller {
             .token
             .as_ref()
             .filter(|t| t.claims.kind == TokenKind::Api)?;
-        let claim = token.record.datasets.as_deref().unwrap_or("");
-        Some(DatasetGrants::parse_claim(claim).unwrap_or_default())
+        token.record.grants()
     }
 
     /// The permissions of `wanted` the caller does not hold, by name.
@@ -98,6 +97,19 @@ impl Caller {
             "Permission denied: {action} requires the '{permission}' permission, which user '{}' does not have",
             self.user.username
         )))
+    }
+}
+
+/// Whether a session or token that started at `started_at` (Unix seconds)
+/// was issued to this very account, not to an earlier one of the same name:
+/// an account deleted (by us, or by a tool editing `users.json`) and
+/// created again inherits no token. A creation time in the future (a
+/// clock or time-zone mistake of another tool) proves nothing and is
+/// ignored rather than locking the account out of every token.
+pub(crate) fn issued_to(user: &User, started_at: i64, db: &AuthDb) -> bool {
+    match user.created_at {
+        Some(created) if created <= db.clock.now() => created.timestamp() <= started_at,
+        _ => true,
     }
 }
 
@@ -126,7 +138,7 @@ pub fn authenticate<'a>(
     let verified = db.sessions.validate(token, kinds)?;
     let username = Username::parse(&verified.claims.sub).map_err(|_| TokenError::NotLive)?;
     let user = db.users.get(&username)?.ok_or(TokenError::NotLive)?;
-    if !user.is_active {
+    if !user.is_active || !issued_to(&user, verified.record.started_at, db) {
         return Err(TokenError::NotLive.into());
     }
     Ok(Caller {

@@ -13,12 +13,15 @@ use plantdb_auth_core::store::{GroupStore, LockoutPolicy, UserStore};
 pub struct ApiTokenPolicy {
     /// Longest lifetime a caller may ask for, in seconds.
     pub max_lifetime: i64,
+    /// Live API tokens one user may hold; minting more is refused (409).
+    pub max_per_user: usize,
 }
 
 impl Default for ApiTokenPolicy {
     fn default() -> Self {
         ApiTokenPolicy {
             max_lifetime: 30 * 86400,
+            max_per_user: 50,
         }
     }
 }
@@ -32,6 +35,10 @@ pub struct AuthDb {
     pub policy: PasswordPolicy,
     pub lockout: LockoutPolicy,
     pub api_tokens: ApiTokenPolicy,
+    /// In-memory throttles (login checks, password changes, minting).
+    pub throttle: crate::throttle::Throttle,
+    /// Whether writes to the user store fail (a full disk).
+    pub storage: crate::storage::StorageState,
     pub clock: Arc<dyn Clock>,
     /// The database root, for health and scan counts; `None` for in-memory.
     pub root: Option<PathBuf>,

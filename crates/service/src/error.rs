@@ -36,6 +36,9 @@ pub enum AuthError {
     /// A request body or archive over a configured limit (413).
     #[error("{0}")]
     TooLarge(String),
+    /// Over a per-account or per-address budget (429, `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     /// A lock of the Python lock protocol could not be taken in time (503).
     #[error("{0}")]
     Busy(String),
@@ -85,6 +88,9 @@ impl From<StoreError> for AuthError {
             StoreError::GroupNotFound(g) => {
                 AuthError::NotFound(format!("Group '{g}' does not exist"))
             }
+            StoreError::Refused(reason) => AuthError::Conflict(format!(
+                "The change was refused: {reason}. Reload and try again"
+            )),
             other => AuthError::Internal(other.to_string()),
         }
     }
@@ -96,6 +102,10 @@ impl From<SessionError> for AuthError {
             SessionError::Token(t) => AuthError::Token(t),
             SessionError::Store(s) => s.into(),
             SessionError::Signing(msg) => AuthError::Internal(msg),
+            SessionError::Full(msg) => AuthError::TooManyRequests {
+                message: format!("Cannot start a session: {msg} (or log in with your own account)"),
+                retry_after: 60,
+            },
         }
     }
 }

@@ -8,6 +8,9 @@ use crate::{AuthDb, AuthError};
 pub struct DatabaseHealth {
     pub location: String,
     pub scan_count: usize,
+    /// Why writes fail (a full disk), while they do: the server is degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_error: Option<String>,
 }
 
 pub fn health(db: &AuthDb) -> Result<DatabaseHealth, AuthError> {
@@ -15,10 +18,12 @@ pub fn health(db: &AuthDb) -> Result<DatabaseHealth, AuthError> {
         Some(root) => Ok(DatabaseHealth {
             location: root.display().to_string(),
             scan_count: fsdb::scan_count(root)?,
+            storage_error: db.storage.degraded(),
         }),
         None => Ok(DatabaseHealth {
             location: "memory".into(),
             scan_count: 0,
+            storage_error: db.storage.degraded(),
         }),
     }
 }

@@ -12,15 +12,18 @@ mod db;
 mod error;
 pub mod health;
 pub mod sessions;
+pub mod storage;
+pub mod throttle;
 
 pub use api_token::{create_api_token, ApiTokenCreated, ApiTokenRequest};
 pub use auth::{
-    authenticate_user, calibrate_login_pacing, check_username_exists, failed_login_duration,
-    logout_user, refresh_token, register_user, validate_token, LoginResult, RegisterPayload,
-    UserInfo,
+    authenticate_user, authenticate_user_from, calibrate_login_pacing, check_username_exists,
+    failed_login_duration, login_wait, logout_user, refresh_token, register_user, validate_token,
+    LoginResult, RegisterPayload, UserInfo,
 };
 pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
 pub use caller::{authenticate, Caller, Credentials};
 pub use db::{ApiTokenPolicy, AuthDb};
 pub use error::{error_chain, AuthError};
 pub use health::{health, DatabaseHealth};
+pub use throttle::{Throttle, ThrottlePolicy};

@@ -276,6 +276,8 @@ mod tests {
             policy: PasswordPolicy::default(),
             lockout: LockoutPolicy::default(),
             api_tokens: ApiTokenPolicy::default(),
+            throttle: Default::default(),
+            storage: Default::default(),
             clock: clock.clone(),
             root: None,
         };

@@ -751,6 +751,16 @@ fn default_accounts_created_meanwhile_by_another_instance_are_fine() {
         fn delete(&self, u: &Username) -> Result<(), StoreError> {
             self.0.delete(u)
         }
+        fn update_keeping_an_admin(
+            &self,
+            u: &Username,
+            edit: UserEdit<'_>,
+        ) -> Result<User, StoreError> {
+            self.0.update_keeping_an_admin(u, edit)
+        }
+        fn delete_keeping_an_admin(&self, u: &Username) -> Result<(), StoreError> {
+            self.0.delete_keeping_an_admin(u)
+        }
     }
 
     let mut t = TestDb::new();

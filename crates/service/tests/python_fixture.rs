@@ -122,6 +122,8 @@ fn open_db(root: &Path, clock: Arc<dyn Clock>) -> (Fsdb, AuthDb) {
         policy: PasswordPolicy::default(),
         lockout: LockoutPolicy::default(),
         api_tokens: ApiTokenPolicy::default(),
+        throttle: Default::default(),
+        storage: Default::default(),
         clock,
         root: Some(fsdb.root().to_path_buf()),
     };

@@ -36,6 +36,7 @@ fn record(kind: TokenKind, username: &str, family: &str, now: i64, ttl: i64) -> 
         expires_at: now + ttl,
         used: false,
         datasets: None,
+        compiled: Default::default(),
     }
 }
 

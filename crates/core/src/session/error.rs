@@ -36,4 +36,7 @@ pub enum SessionError {
     Store(#[from] StoreError),
     #[error("token signing failed: {0}")]
     Signing(String),
+    /// A bound on sessions was reached; nothing was changed.
+    #[error("{0}")]
+    Full(String),
 }

@@ -1,18 +1,18 @@
 //! The in-memory index validation reads, and the sink through which a
 //! shared store feeds it what other instances changed.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
 
 use super::store::{apply_to_map, SessionChange, SessionSink, TokenRecord};
+use super::token_map::TokenMap;
 use crate::store::StoreError;
 
 #[derive(Default)]
 pub(super) struct SessionIndex {
-    pub(super) tokens: RwLock<HashMap<String, TokenRecord>>,
+    pub(super) tokens: RwLock<TokenMap>,
     /// Serializes read-decide-write sequences (rotation, eviction), and
     /// orders remote changes after the local commit in progress, so the
     /// index sees changes in the store's commit order.
@@ -25,7 +25,7 @@ pub(super) struct SessionIndex {
 impl SessionIndex {
     /// Replaces every token (the caller holds `write`).
     pub(super) fn replace(&self, records: Vec<TokenRecord>) {
-        *self.tokens.write() = records.into_iter().map(|r| (r.jti.clone(), r)).collect();
+        *self.tokens.write() = records.into_iter().collect();
     }
 
     pub(super) fn is_stale(&self) -> bool {

@@ -7,14 +7,17 @@ mod keys;
 mod manager;
 mod sqlite;
 mod store;
+mod token_map;
 
 pub use claims::{Claims, TokenKind, AUDIENCE, ISSUER};
 pub use error::{SessionError, TokenError};
 pub use keys::{KeyError, SigningKey, KEY_LEN};
 pub use manager::{
-    new_token_id, SessionConfig, SessionInfo, SessionManager, TokenPair, Verified, MAX_TOKEN_LEN,
+    new_token_id, Cap, SessionConfig, SessionInfo, SessionManager, TokenPair, Verified,
+    KEPT_ROTATED, MAX_TOKEN_LEN,
 };
 pub use sqlite::SqliteSessionStore;
 pub use store::{
     claim_lost, MemorySessionStore, SessionChange, SessionSink, SessionStore, TokenRecord,
 };
+pub use token_map::TokenMap;

@@ -84,6 +84,7 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<TokenRecord
         expires_at: row.get(6)?,
         used: row.get::<_, i64>(7)? != 0,
         datasets: row.get(8)?,
+        compiled: Default::default(),
     }))
 }
 

@@ -2,13 +2,14 @@
 //! index is rebuilt from at startup. Implementations apply a batch of
 //! changes atomically and durably before returning.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::claims::TokenKind;
+use super::token_map::TokenMap;
+use crate::rbac::DatasetGrants;
 use crate::store::StoreError;
 
 /// One issued token. A login's access and refresh tokens, and everything
@@ -27,6 +28,45 @@ pub struct TokenRecord {
     pub used: bool,
     /// The API token's grant string (`pattern/Permission.READ;...`).
     pub datasets: Option<String>,
+    /// `datasets`, compiled once for the record's life (not stored).
+    #[serde(skip)]
+    pub compiled: CompiledGrants,
+}
+
+/// An API token's grants compiled at most once per record: validation hands
+/// out clones of the indexed record, which share this cell, so a listing
+/// never recompiles the patterns of the token it serves.
+#[derive(Clone, Default)]
+pub struct CompiledGrants(Arc<OnceLock<DatasetGrants>>);
+
+impl PartialEq for CompiledGrants {
+    /// A cache: records are equal whatever it holds.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CompiledGrants {}
+
+impl std::fmt::Debug for CompiledGrants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompiledGrants")
+    }
+}
+
+impl TokenRecord {
+    /// The dataset grants of an API token (`None` for other kinds), from
+    /// the record: the claim in the token only repeats them. A grant string
+    /// that does not parse grants nothing.
+    pub fn grants(&self) -> Option<DatasetGrants> {
+        if self.kind != TokenKind::Api {
+            return None;
+        }
+        let compiled = self.compiled.0.get_or_init(|| {
+            DatasetGrants::parse_claim(self.datasets.as_deref().unwrap_or("")).unwrap_or_default()
+        });
+        Some(compiled.clone())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,10 +133,7 @@ pub fn claim_lost(jti: &str, used: Option<bool>) -> StoreError {
 }
 
 /// Checks every claim of a batch against `map` before anything is applied.
-fn check_claims(
-    map: &HashMap<String, TokenRecord>,
-    changes: &[SessionChange],
-) -> Result<(), StoreError> {
+fn check_claims(map: &TokenMap, changes: &[SessionChange]) -> Result<(), StoreError> {
     for change in changes {
         if let SessionChange::ClaimRefresh(jti) = change {
             match map.get(jti) {
@@ -110,11 +147,11 @@ fn check_claims(
 
 /// Applies changes to a map of records: shared by the in-memory store and
 /// the manager's index so both interpret a change the same way.
-pub(crate) fn apply_to_map(map: &mut HashMap<String, TokenRecord>, changes: &[SessionChange]) {
+pub(crate) fn apply_to_map(map: &mut TokenMap, changes: &[SessionChange]) {
     for change in changes {
         match change {
             SessionChange::Insert(record) => {
-                map.insert(record.jti.clone(), record.clone());
+                map.insert(record.clone());
             }
             SessionChange::MarkUsed(jti) | SessionChange::ClaimRefresh(jti) => {
                 if let Some(r) = map.get_mut(jti) {
@@ -124,12 +161,12 @@ pub(crate) fn apply_to_map(map: &mut HashMap<String, TokenRecord>, changes: &[Se
             SessionChange::Remove(jti) => {
                 map.remove(jti);
             }
-            SessionChange::RemoveFamily(family) => map.retain(|_, r| &r.family != family),
-            SessionChange::RemoveUser(user) => map.retain(|_, r| &r.username != user),
+            SessionChange::RemoveFamily(family) => map.remove_in_family(family, |_| true),
+            SessionChange::RemoveUser(user) => map.remove_user(user),
             SessionChange::RemoveFamilyAccess(family) => {
-                map.retain(|_, r| !(&r.family == family && r.kind == TokenKind::Access))
+                map.remove_in_family(family, |r| r.kind == TokenKind::Access)
             }
-            SessionChange::PurgeExpired(now) => map.retain(|_, r| r.expires_at >= *now),
+            SessionChange::PurgeExpired(now) => map.retain(|r| r.expires_at >= *now),
         }
     }
 }
@@ -137,7 +174,7 @@ pub(crate) fn apply_to_map(map: &mut HashMap<String, TokenRecord>, changes: &[Se
 /// Sessions in memory only (tests, and `--test` mode).
 #[derive(Debug, Default)]
 pub struct MemorySessionStore {
-    rows: Mutex<HashMap<String, TokenRecord>>,
+    rows: Mutex<TokenMap>,
 }
 
 impl SessionStore for MemorySessionStore {
@@ -150,5 +187,40 @@ impl SessionStore for MemorySessionStore {
         check_claims(&rows, changes)?;
         apply_to_map(&mut rows, changes);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod grant_cache_tests {
+    use super::*;
+
+    #[test]
+    fn grants_are_compiled_once_and_shared_by_clones_of_the_record() {
+        let record = TokenRecord {
+            jti: "j".into(),
+            kind: TokenKind::Api,
+            username: "ann".into(),
+            family: "j".into(),
+            started_at: 0,
+            issued_at: 0,
+            expires_at: 10,
+            used: false,
+            datasets: Some("plant_*/Permission.READ".into()),
+            compiled: CompiledGrants::default(),
+        };
+        let handed_out = record.clone();
+        assert!(record.compiled.0.get().is_none());
+        let grants = handed_out.grants().unwrap();
+        assert!(
+            record.compiled.0.get().is_some(),
+            "the clone compiled for the record"
+        );
+        assert_eq!(record.grants(), Some(grants));
+        let access = TokenRecord {
+            kind: TokenKind::Access,
+            ..record
+        };
+        assert_eq!(access.grants(), None);
     }
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use parking_lot::Mutex;
 
-use super::{GroupEdit, GroupStore, StoreError, UserEdit, UserStore};
+use super::{
+    keeps_an_admin, last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserStore,
+};
 use crate::model::{Group, GroupName, User, Username};
 
 /// Users in a map; every call is atomic because it holds the one mutex.
@@ -65,6 +67,41 @@ impl UserStore for MemoryUserStore {
             Some(_) => Ok(()),
             None => Err(StoreError::UserNotFound(username.clone())),
         }
+    }
+
+    fn update_keeping_an_admin(
+        &self,
+        username: &Username,
+        edit: UserEdit<'_>,
+    ) -> Result<User, StoreError> {
+        let mut users = self.users.lock();
+        let mut edited = users
+            .get(username)
+            .cloned()
+            .ok_or_else(|| StoreError::UserNotFound(username.clone()))?;
+        edit(&mut edited)?;
+        if edited.username != *username {
+            return Err(key_changed(username, &edited.username));
+        }
+        let others = users.values().filter(|u| u.username != *username);
+        if !keeps_an_admin(users.values(), others.chain([&edited])) {
+            return Err(last_admin_refusal(username));
+        }
+        users.insert(username.clone(), edited.clone());
+        Ok(edited)
+    }
+
+    fn delete_keeping_an_admin(&self, username: &Username) -> Result<(), StoreError> {
+        let mut users = self.users.lock();
+        if !users.contains_key(username) {
+            return Err(StoreError::UserNotFound(username.clone()));
+        }
+        let others = users.values().filter(|u| u.username != *username);
+        if !keeps_an_admin(users.values(), others) {
+            return Err(last_admin_refusal(username));
+        }
+        users.remove(username);
+        Ok(())
     }
 }
 

@@ -6,7 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::model::{Group, GroupName, User, Username};
 
 pub mod fsdb;
+pub mod lockout;
 pub mod memory;
+
+pub use lockout::ClientKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +41,11 @@ pub enum StoreError {
     /// used (`reused`), or no longer exists.
     #[error("refresh token {jti} was {}", if *reused { "already used" } else { "not found" })]
     ClaimLost { jti: String, reused: bool },
+    /// A conditional change was refused because the record is no longer
+    /// what the caller checked (or the change would break an invariant,
+    /// such as leaving no active admin): nothing was written.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// How many failed password checks lock an account, and for how long.
@@ -104,50 +112,60 @@ pub trait UserStore: Send + Sync {
         })
     }
 
-    /// Clears the lock and the failure counter.
+    /// Clears every lock of the account and its failure counters.
     fn unlock(&self, username: &Username) -> Result<User, StoreError> {
         self.update(username, &mut |u| {
-            u.locked_until = None;
-            u.failed_attempts = 0;
+            lockout::clear(u);
             Ok(())
         })
     }
 
-    /// Counts a failed password check; the Nth consecutive failure locks
-    /// the account for the policy's duration.
+    /// Counts a failed password check by `client`: its Nth consecutive
+    /// failure locks that client out of the account for the policy's
+    /// duration (see [`lockout`]).
     fn record_failed_attempt(
         &self,
         username: &Username,
+        client: &ClientKey,
         now: DateTime<Utc>,
         policy: LockoutPolicy,
     ) -> Result<User, StoreError> {
         self.update(username, &mut |u| {
-            // An expired lock starts a fresh count: otherwise one mistake
-            // after the lock ends would lock the account again at once.
-            if u.locked_until.is_some_and(|until| until <= now) {
-                u.locked_until = None;
-                u.failed_attempts = 0;
-            }
-            u.failed_attempts = u.failed_attempts.saturating_add(1);
-            u.last_failed_attempt = Some(now);
-            if u.failed_attempts >= policy.max_failed_attempts {
-                u.locked_until = Some(now + policy.lockout_duration);
-            }
+            lockout::record_failure(u, client, now, policy);
             Ok(())
         })
     }
 
-    /// A successful login: resets the counter and the lock, sets `last_login`,
-    /// and optionally stores a re-computed hash (rehash-on-login).
+    /// A successful login checked against `verified_hash`: resets the
+    /// client's counters, sets `last_login`, and optionally stores a
+    /// re-computed hash (rehash-on-login). Compare-and-swap: `Refused` (and
+    /// nothing written) if, since the check, the password changed, the
+    /// account was deactivated, or this client got locked out.
     fn record_successful_login(
         &self,
         username: &Username,
+        client: &ClientKey,
         now: DateTime<Utc>,
+        verified_hash: &str,
         new_hash: Option<&str>,
     ) -> Result<User, StoreError> {
         self.update(username, &mut |u| {
-            u.failed_attempts = 0;
-            u.locked_until = None;
+            if u.password_hash != verified_hash {
+                return Err(StoreError::Refused(
+                    "the password changed while the login was checked".into(),
+                ));
+            }
+            if !u.is_active {
+                return Err(StoreError::Refused(
+                    "the account was deactivated while the login was checked".into(),
+                ));
+            }
+            if lockout::is_locked_for(u, client, now) {
+                return Err(StoreError::Refused(
+                    "the account got locked while the login was checked".into(),
+                ));
+            }
+            lockout::record_success(u, client, now);
             u.last_login = Some(now);
             if let Some(hash) = new_hash {
                 u.password_hash = hash.to_string();
@@ -155,6 +173,33 @@ pub trait UserStore: Send + Sync {
             Ok(())
         })
     }
+
+    /// Applies `edit` unless afterwards no active admin would be left
+    /// (`Refused`, nothing written). Atomic against concurrent guarded
+    /// changes of other accounts, on every backend.
+    fn update_keeping_an_admin(
+        &self,
+        username: &Username,
+        edit: UserEdit<'_>,
+    ) -> Result<User, StoreError>;
+
+    /// Deletes the account unless it is the last active admin (`Refused`).
+    fn delete_keeping_an_admin(&self, username: &Username) -> Result<(), StoreError>;
+}
+
+/// The refusal of a change that would leave no active admin.
+pub fn last_admin_refusal(username: &Username) -> StoreError {
+    StoreError::Refused(format!("'{username}' is the last active admin"))
+}
+
+/// Whether `users` (after a change) still hold an active admin; a store
+/// that had none before is not held to it.
+pub fn keeps_an_admin<'a>(
+    before: impl IntoIterator<Item = &'a User>,
+    after: impl IntoIterator<Item = &'a User>,
+) -> bool {
+    let active_admin = |u: &&User| u.is_admin() && u.is_active;
+    after.into_iter().any(|u| active_admin(&u)) || !before.into_iter().any(|u| active_admin(&u))
 }
 
 /// The group store, with the same durability promise as [`UserStore`].

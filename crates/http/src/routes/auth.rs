@@ -14,7 +14,7 @@ use plantdb_auth_service::{ApiTokenRequest, AuthError, RegisterPayload};
 
 use super::Generation;
 use crate::error::ApiError;
-use crate::extract::{Bearer, JsonBody};
+use crate::extract::{Bearer, ClientIp, JsonBody};
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
@@ -92,7 +92,11 @@ pub async fn username_exists(
         (status = 429, response = doc::RateLimited),
     )
 )]
-pub async fn login(State(state): State<AppState>, body: JsonBody) -> Answer {
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    body: JsonBody,
+) -> Answer {
     let (Some(username), Some(password)) = (body.get("username"), body.get("password")) else {
         return Err(ApiError::missing_field("Missing username or password")
             .with("authenticated", json!(false)));
@@ -104,16 +108,29 @@ pub async fn login(State(state): State<AppState>, body: JsonBody) -> Answer {
         );
     };
     let (username, password) = (username.to_string(), password.to_string());
+    // An account under attack gets its checks spaced out: wait for our
+    // turn here, holding no thread.
+    let name = username.clone();
+    let wait = state
+        .blocking(move |db| service::login_wait(db, &name, Some(client)))
+        .await?
+        .map_err(|e| ApiError::from(e).with("authenticated", json!(false)))?;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let (outcome, started) = state
         .hashing(move |db| {
             let started = Instant::now();
             (
-                service::authenticate_user(db, &username, &password),
+                service::authenticate_user_from(db, &username, &password, Some(client)),
                 started,
             )
         })
         .await?;
-    if matches!(outcome, Err(AuthError::InvalidCredentials)) {
+    if matches!(
+        outcome,
+        Err(AuthError::InvalidCredentials | AuthError::Busy(_))
+    ) {
         // Every failure takes as long as the slowest real one: see pacing.
         let floor = service::failed_login_duration(&state.db);
         tokio::time::sleep_until((started + floor).into()).await;

@@ -1,19 +1,23 @@
 //! `/api/v1/authz/...`: authorization decisions for the scan server, and
 //! forward authentication for reverse proxies (nginx `auth_request`,
-//! Traefik `forwardAuth`).
+//! Traefik `forwardAuth`), decided on the original request when the proxy
+//! reports it.
 
 use axum::extract::State;
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use plantdb_auth_service::admin::{self as service, ForwardAuth, MetadataQuery, ScanQuery};
+use plantdb_auth_service::admin::{
+    self as service, ForwardAuth, ForwardPolicy, MetadataQuery, OriginalRequest, ScanQuery,
+};
 
 use crate::error::ApiError;
 use crate::extract::{Bearer, JsonBody};
 use crate::openapi::schemas as doc;
+use crate::routes::data::DataBearer;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -24,7 +28,8 @@ pub const ROLES_HEADER: &str = "x-plantdb-roles";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/authz/scan", post(scan))
-        // nginx's auth_request subrequest keeps the client's method.
+        // Any method: proxies differ (nginx's auth_request and Traefik's
+        // forwardAuth send GET and report the original method in a header).
         .route("/api/v1/authz/verify", any(verify))
         .route("/api/v1/authz/scan-metadata", post(scan_metadata))
 }
@@ -79,29 +84,106 @@ pub async fn scan_metadata(
     Ok(Json(body).into_response())
 }
 
-/// Forward authentication (nginx `auth_request`, Traefik `forwardAuth`):
-/// any method; a live access or API token passes, with its user's name and
-/// roles in headers for the upstream.
+/// Forward authentication (nginx `auth_request`, Traefik `forwardAuth`).
+/// With `X-Original-Method`/`X-Original-URI` (or Traefik's
+/// `X-Forwarded-Method`/`X-Forwarded-Uri`), the original request is
+/// decided as the data API would decide it: the route's permission on its
+/// scan (owner, sharing groups, an API token's grants). Without any of
+/// those headers, a live access or API token passes, as before.
 #[utoipa::path(
     method(get, post, put, patch, delete),
     path = "/api/v1/authz/verify",
     tag = "authz",
     security(("bearer" = [])),
+    params(
+        ("X-Original-Method" = Option<String>, Header, description = "The original request's method (nginx); or `X-Forwarded-Method` (Traefik)"),
+        ("X-Original-URI" = Option<String>, Header, description = "The original request's path and query (nginx `$request_uri`); or `X-Forwarded-Uri` (Traefik)"),
+    ),
     responses(
-        (status = 200, description = "Authenticated", body = doc::ForwardAuth, headers(
+        (status = 200, description = "Allowed; anonymous (no user headers, `username` null) on a route that needs no caller when no token was sent", body = doc::ForwardAuth, headers(
             ("x-plantdb-user" = String, description = "The username"),
             ("x-plantdb-roles" = String, description = "Role values, comma-separated"),
         )),
-        (status = 401, description = "Not authenticated", body = doc::ErrorBody, headers(
+        (status = 401, description = "Not authenticated: no token where one is needed, or a bad one", body = doc::ErrorBody, headers(
             ("WWW-Authenticate" = String, description = "`Bearer`"),
         )),
+        (status = 403, description = "The caller may not do the original request: permission lacking, no such scan (not revealed), a refused path, or an unmapped request under `--authz-unmapped deny`", body = doc::ErrorBody),
     )
 )]
-pub async fn verify(State(state): State<AppState>, bearer: Bearer) -> Response {
-    match service::verify_access(&state.db, bearer.as_deref()) {
-        Ok(who) => granted(&who),
-        Err(e) => challenge(ApiError::from(e)),
+pub async fn verify(State(state): State<AppState>, headers: HeaderMap, bearer: Bearer) -> Response {
+    let Some(original) = original_request(&headers) else {
+        // No original request: the token alone decides (the behaviour
+        // before the mapping, which existing proxy set-ups rely on).
+        return match service::verify_access(&state.db, bearer.as_deref()) {
+            Ok(who) => granted(&who),
+            Err(e) => challenge(ApiError::from(e)),
+        };
+    };
+    // As on the data routes: an Authorization header that is not Bearer
+    // is an invalid token, not an absent one.
+    let token = DataBearer::from_headers(&headers).0;
+    let policy = ForwardPolicy {
+        url_prefix: state.config.url_prefix.clone().unwrap_or_default(),
+        unmapped: state.config.authz_unmapped,
+    };
+    let data = state.data.clone();
+    let decided = state
+        .blocking(move |db| {
+            service::verify_request(db, data.as_deref(), token.as_deref(), &original, &policy)
+        })
+        .await;
+    match decided {
+        Ok(Ok(Some(who))) => granted(&who),
+        Ok(Ok(None)) => Json(json!({"username": null, "roles": []})).into_response(),
+        Ok(Err(e)) => challenge(ApiError::from(e)),
+        Err(e) => e.into_response(),
     }
+}
+
+/// The original request's headers, `None` when the proxy sent none of
+/// them. nginx names them `X-Original-*`, Traefik `X-Forwarded-*`. Each
+/// proxy overwrites its own names but passes the client's other headers
+/// on, so a client could add the other proxy's names: when both names of
+/// a field are present they must agree. A repeated, unreadable or
+/// disagreeing header is refused rather than guessed at.
+fn original_request(headers: &HeaderMap) -> Option<OriginalRequest> {
+    let mut malformed = false;
+    let mut read = |names: [&str; 2]| {
+        let mut found = names
+            .into_iter()
+            .filter_map(|name| one_header(headers, name));
+        let first = found.next()?;
+        if found.next().is_some_and(|second| second != first) {
+            malformed = true;
+        }
+        match first {
+            Some(text) => Some(text),
+            None => {
+                malformed = true;
+                Some(String::new())
+            }
+        }
+    };
+    let method = read(["x-original-method", "x-forwarded-method"]);
+    let uri = read(["x-original-uri", "x-forwarded-uri"]);
+    if method.is_none() && uri.is_none() {
+        return None;
+    }
+    Some(OriginalRequest {
+        method,
+        uri,
+        malformed,
+    })
+}
+
+/// `None` if absent; `Some(None)` if repeated or not visible ASCII.
+fn one_header(headers: &HeaderMap, name: &str) -> Option<Option<String>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    Some(match (first.to_str(), values.next()) {
+        (Ok(text), None) => Some(text.trim().to_string()),
+        _ => None,
+    })
 }
 
 /// The proxy copies these headers to the upstream request.

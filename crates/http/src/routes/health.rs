@@ -16,6 +16,7 @@ use crate::state::AppState;
         (status = 200, description = "Healthy", body = doc::HealthBody),
         (status = 429, response = doc::RateLimited),
         (status = 500, description = "The database is not accessible", body = doc::HealthError),
+        (status = 503, description = "Degraded: the database does not accept writes (a full disk)", body = doc::HealthError),
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Response {
@@ -31,6 +32,21 @@ pub async fn health(State(state): State<AppState>) -> Response {
         })
         .await;
     match outcome {
+        Ok(Ok(db)) if db.storage_error.is_some() => {
+            // Reads work; writes (logins, uploads) fail. Say so, without
+            // the error's details (paths): they are in the log.
+            let mut database = json!({"location": db.location, "scan_count": db.scan_count});
+            database["storage"] = json!("failing");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "degraded",
+                    "message": "The database does not accept writes (e.g. a full disk): logins and uploads fail until it does; see the server log",
+                    "database": database,
+                })),
+            )
+                .into_response()
+        }
         Ok(Ok(db)) => Json(json!({
             "status": "healthy",
             "message": "API is running correctly",

@@ -11,7 +11,7 @@ use serde_json::json;
 use plantdb_auth_service::admin::{self as service, PasswordChange, UserPatch};
 
 use crate::error::ApiError;
-use crate::extract::{path_params, Bearer, JsonBody};
+use crate::extract::{path_params, Bearer, ClientIp, JsonBody};
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
@@ -136,18 +136,23 @@ pub async fn update_user(
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 413, response = doc::PayloadTooLarge),
+        (status = 429, response = doc::RateLimited),
+        (status = 503, response = doc::Busy),
     )
 )]
 pub async fn change_password(
     State(state): State<AppState>,
     bearer: Bearer,
+    ClientIp(client): ClientIp,
     path: Result<Path<String>, PathRejection>,
     body: JsonBody,
 ) -> Answer {
     let username = path_params(path)?;
     let change: PasswordChange = body.parse()?;
     let done = state
-        .hashing(move |db| service::change_password(db, bearer.as_deref(), &username, &change))
+        .account_hashing(move |db| {
+            service::change_password_from(db, bearer.as_deref(), &username, &change, Some(client))
+        })
         .await??;
     Ok(Json(json!({
         "message": format!(

@@ -12,6 +12,7 @@ mod helpers;
 mod api_token;
 mod bad_input;
 mod cors;
+mod forward_auth;
 mod health;
 mod lockout;
 mod login;

@@ -10,6 +10,7 @@ mod support;
 
 mod helpers;
 
+mod audit_flood;
 mod authorization;
 mod bodies;
 mod claims;
@@ -22,6 +23,7 @@ mod fixture;
 mod forge;
 mod key_headers;
 mod lockout;
+mod races;
 mod rate_limits;
 mod tokens;
 mod wire;

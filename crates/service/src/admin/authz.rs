@@ -1,5 +1,6 @@
-//! Authorization decisions for the scan server and for reverse proxies:
-//! the RBAC rules of contract §1, asked over HTTP instead of linked in.
+//! Authorization decisions for the scan server: the RBAC rules of
+//! contract §1, asked over HTTP instead of linked in. Reverse proxies ask
+//! [`super::forward`].
 
 use plantdb_auth_core::model::{GroupName, Permission};
 use plantdb_auth_core::rbac::{
@@ -32,14 +33,6 @@ pub struct ScanDecision {
     pub allowed: bool,
     #[serde(flatten)]
     pub summary: AccessSummary,
-}
-
-/// Who a forward-auth request belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForwardAuth {
-    pub username: String,
-    /// Role values (`reader`, ...).
-    pub roles: Vec<String>,
 }
 
 fn present<'a>(value: Option<&'a Value>, name: &str) -> Result<&'a Value, AuthError> {
@@ -170,21 +163,6 @@ pub fn authorize_scan_metadata(
             Ok(Some(reason.to_string()))
         }
     }
-}
-
-/// Forward authentication for reverse proxies: a live access or API token,
-/// whose user still exists and is active.
-pub fn verify_access(db: &AuthDb, token: Option<&str>) -> Result<ForwardAuth, AuthError> {
-    let caller = authenticate(db, token, ACCESS_OR_API)?;
-    Ok(ForwardAuth {
-        username: caller.username().to_string(),
-        roles: caller
-            .user
-            .roles
-            .iter()
-            .map(|r| r.value().to_string())
-            .collect(),
-    })
 }
 
 #[cfg(test)]

@@ -172,10 +172,11 @@ pub fn create_group<'a>(
         name,
         creator(db, &caller, payload)?,
         payload.description.clone(),
-        members,
+        members.clone(),
         db.clock.now(),
     );
     db.groups.create(group.clone())?;
+    let group = drop_vanished_members(db, group, &members)?;
     tracing::info!(target: "plantdb_auth::audit", event = "group_created", group = %group.name, by = %caller.username(), members = ?group.users, "group created");
     Ok(GroupView::from(&group))
 }
@@ -211,9 +212,32 @@ pub fn add_group_member<'a>(
         .ok_or_else(|| AuthError::MissingField("Missing required field: username".into()))?;
     let user = existing_user(db, raw)?;
     if db.groups.add_member(&group.name, &user)? {
+        let group = drop_vanished_members(db, find_group(db, name)?, std::slice::from_ref(&user))?;
+        if !group.has_member(&user) {
+            return Err(AuthError::NotFound(format!("User '{user}' does not exist")));
+        }
         tracing::info!(target: "plantdb_auth::audit", event = "group_member_added", group = %group.name, user = %user, by = %caller.username(), "member added");
     }
     Ok(GroupView::from(&find_group(db, name)?))
+}
+
+/// A membership never outlives its account: an account deleted while it
+/// was being added (after our existence check) is taken out again here.
+/// Deletion removes the account first and its memberships second, so
+/// either that sweep or this check sees the new membership.
+fn drop_vanished_members(
+    db: &AuthDb,
+    group: Group,
+    added: &[Username],
+) -> Result<Group, AuthError> {
+    let mut group = group;
+    for member in added {
+        if db.users.get(member)?.is_none() {
+            db.groups.remove_member(&group.name, member)?;
+            group.remove_member(member);
+        }
+    }
+    Ok(group)
 }
 
 /// Removes a member; the creator stays (contract: always a member).

@@ -8,20 +8,21 @@
 //! authorization answers, which never reach beyond what the token grants.
 
 mod authz;
+mod forward;
+mod forward_map;
 mod groups;
 mod password;
 mod user_update;
 mod users;
 
-pub use authz::{
-    authorize_scan, authorize_scan_metadata, verify_access, ForwardAuth, MetadataQuery,
-    ScanDecision, ScanQuery,
-};
+pub use authz::{authorize_scan, authorize_scan_metadata, MetadataQuery, ScanDecision, ScanQuery};
+pub use forward::{verify_access, verify_request, ForwardAuth, ForwardPolicy, OriginalRequest};
+pub use forward_map::UnmappedPolicy;
 pub use groups::{
     add_group_member, create_group, delete_group, get_group, list_groups, remove_group_member,
     GroupPayload, GroupView, MemberPayload,
 };
-pub use password::{change_password, PasswordChange, PasswordChanged};
+pub use password::{change_password, change_password_from, PasswordChange, PasswordChanged};
 pub use user_update::{update_user, UserPatch};
 pub use users::{current_user, delete_user, get_user, list_users, UserView};
 

@@ -1,7 +1,10 @@
 //! `POST /users/{u}/password`: a self-service change or an admin reset.
 
 use plantdb_auth_core::model::{Permission, User, Username};
+use std::net::IpAddr;
+
 use plantdb_auth_core::password::MAX_PASSWORD_BYTES;
+use plantdb_auth_core::store::{lockout, ClientKey};
 
 use super::users::{find, is_self};
 use super::{require, require_rank_over};
@@ -31,7 +34,12 @@ pub struct PasswordChanged {
 
 /// A self-service change must prove the current password; failures count
 /// towards the lockout, as at login, so a stolen token cannot guess it.
-fn verify_current(db: &AuthDb, user: &User, given: Option<&str>) -> Result<(), AuthError> {
+fn verify_current(
+    db: &AuthDb,
+    user: &User,
+    given: Option<&str>,
+    client: &ClientKey,
+) -> Result<(), AuthError> {
     let given = given.ok_or_else(|| {
         AuthError::MissingField(
             "Missing required field: current_password (needed to change your own password)".into(),
@@ -40,14 +48,22 @@ fn verify_current(db: &AuthDb, user: &User, given: Option<&str>) -> Result<(), A
     if given.len() > MAX_PASSWORD_BYTES {
         return Err(AuthError::InvalidCredentials);
     }
-    let verdict = db.hasher.verify(given, &user.password_hash);
     let now = db.clock.now();
-    let locked = user.is_locked(now);
-    if locked || !verdict.is_match() {
-        if !locked {
+    let reservation = db.throttle.reserve(&user.username, client);
+    // Read after reserving: see `Throttle::reserve`.
+    let fresh = db
+        .users
+        .get(&user.username)?
+        .unwrap_or_else(|| user.clone());
+    let refused = lockout::is_locked_for(&fresh, client, now)
+        || lockout::failures_of(&fresh, client, now).saturating_add(reservation.ahead)
+            > db.lockout.max_failed_attempts;
+    if refused || !db.hasher.verify(given, &user.password_hash).is_match() {
+        if !refused {
             db.users
-                .record_failed_attempt(&user.username, now, db.lockout)?;
+                .record_failed_attempt(&user.username, client, now, db.lockout)?;
         }
+        drop(reservation);
         tracing::info!(target: "plantdb_auth::audit", event = "password_change_failed", user = %user.username, "wrong current password or locked account");
         return Err(AuthError::InvalidCredentials);
     }
@@ -63,6 +79,19 @@ pub fn change_password<'a>(
     credentials: impl Into<Credentials<'a>>,
     username: &str,
     body: &PasswordChange,
+) -> Result<PasswordChanged, AuthError> {
+    change_password_from(db, credentials, username, body, None)
+}
+
+/// [`change_password`] for a caller at `client`: changes are limited per
+/// account and per client address (`ThrottlePolicy`), since each costs a
+/// hash and ends sessions; the operator is not limited.
+pub fn change_password_from<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    username: &str,
+    body: &PasswordChange,
+    client: Option<IpAddr>,
 ) -> Result<PasswordChanged, AuthError> {
     let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     if username.eq_ignore_ascii_case(plantdb_auth_core::rbac::GUEST_USERNAME) {
@@ -88,8 +117,16 @@ pub fn change_password<'a>(
         .as_deref()
         .ok_or_else(|| AuthError::MissingField("Missing required field: new_password".into()))?;
     check_new_password(db, new, &target.username)?;
+    if !caller.is_operator() {
+        db.throttle.password_change(&target.username, client)?;
+    }
     if own {
-        verify_current(db, &target, body.current_password.as_deref())?;
+        verify_current(
+            db,
+            &target,
+            body.current_password.as_deref(),
+            &ClientKey::of(client),
+        )?;
     }
     let hash = db
         .hasher

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use plantdb_auth_core::model::{Permission, Role, User};
 
-use super::users::{find, refuse_last_admin, UserView};
+use super::users::{find, last_admin_error, refuse_last_admin, UserView};
 use super::{denied, require, require_rank_over};
 use crate::auth::check_fullname;
 use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY};
@@ -126,8 +126,7 @@ impl Change {
             user.is_active = active;
         }
         if self.unlock {
-            user.locked_until = None;
-            user.failed_attempts = 0;
+            plantdb_auth_core::store::lockout::clear(user);
         }
     }
 }
@@ -170,10 +169,15 @@ pub fn update_user<'a>(
     if change.removes_admin(&target) {
         refuse_last_admin(db, &target, "demote or deactivate")?;
     }
-    let updated = db.users.update(&target.username, &mut |u| {
-        change.apply(u);
-        Ok(())
-    })?;
+    // Checked again inside the store's write: concurrent demotions of the
+    // last two admins cannot both pass.
+    let updated = db
+        .users
+        .update_keeping_an_admin(&target.username, &mut |u| {
+            change.apply(u);
+            Ok(())
+        })
+        .map_err(|e| last_admin_error(e, &target, "demote or deactivate"))?;
     if !updated.is_active {
         db.sessions.revoke_user(updated.username.as_str())?;
     }

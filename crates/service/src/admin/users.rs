@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use plantdb_auth_core::model::{Permission, User, Username};
 use plantdb_auth_core::rbac::GUEST_USERNAME;
+use plantdb_auth_core::store::StoreError;
 
 use super::{iso, require, require_rank_over};
 use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY, ACCESS_OR_API};
@@ -77,6 +78,18 @@ pub(super) fn refuse_last_admin(db: &AuthDb, target: &User, doing: &str) -> Resu
     Ok(())
 }
 
+/// The store's refusal of a change that would leave no active admin, in
+/// the words of [`refuse_last_admin`]; other errors as they are.
+pub(super) fn last_admin_error(e: StoreError, target: &User, doing: &str) -> AuthError {
+    match e {
+        StoreError::Refused(_) => AuthError::Conflict(format!(
+            "Cannot {doing} '{}': it is the last active admin",
+            target.username
+        )),
+        other => other.into(),
+    }
+}
+
 /// `GET /auth/me`: the caller's own account.
 pub fn current_user(db: &AuthDb, token: Option<&str>) -> Result<UserView, AuthError> {
     let caller = authenticate(db, token, ACCESS_OR_API)?;
@@ -131,7 +144,11 @@ pub fn delete_user<'a>(
     }
     require_rank_over(&caller, &target, "deleting users")?;
     refuse_last_admin(db, &target, "delete")?;
-    db.users.delete(&target.username)?;
+    // Checked again inside the store's write: concurrent deletions of the
+    // last two admins cannot both pass.
+    db.users
+        .delete_keeping_an_admin(&target.username)
+        .map_err(|e| last_admin_error(e, &target, "delete"))?;
     let sessions_ended = db.sessions.revoke_user(target.username.as_str())?;
     for group in db.groups.groups_of(&target.username)? {
         db.groups.remove_member(&group.name, &target.username)?;

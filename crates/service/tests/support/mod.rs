@@ -77,6 +77,7 @@ impl TestDbBuilder {
     pub fn max_api_token_lifetime(mut self, seconds: i64) -> Self {
         self.api_tokens = ApiTokenPolicy {
             max_lifetime: seconds,
+            ..ApiTokenPolicy::default()
         };
         self
     }
@@ -103,6 +104,8 @@ impl TestDbBuilder {
             policy: PasswordPolicy::default(),
             lockout: self.lockout,
             api_tokens: self.api_tokens,
+            throttle: Default::default(),
+            storage: Default::default(),
             clock: clock.clone(),
             root: None,
         };

@@ -12,9 +12,11 @@ impl SessionManager {
     pub fn sessions(&self, username: Option<&str>) -> Vec<SessionInfo> {
         let index = self.shared.tokens.read();
         let mut by_family: BTreeMap<&str, SessionInfo> = BTreeMap::new();
-        let live = index.values().filter(|r| {
-            r.kind != TokenKind::Api && !r.used && username.is_none_or(|u| r.username == u)
-        });
+        let candidates: Box<dyn Iterator<Item = &TokenRecord>> = match username {
+            Some(u) => Box::new(index.of_user(u)),
+            None => Box::new(index.values()),
+        };
+        let live = candidates.filter(|r| r.kind != TokenKind::Api && !r.used);
         for r in live {
             let entry = by_family.entry(&r.family).or_insert_with(|| SessionInfo {
                 id: r.family.clone(),
@@ -29,12 +31,13 @@ impl SessionManager {
 
     /// Live API tokens, of one user or of everyone.
     pub fn api_tokens(&self, username: Option<&str>) -> Vec<TokenRecord> {
-        let mut out: Vec<TokenRecord> = self
-            .shared
-            .tokens
-            .read()
-            .values()
-            .filter(|r| r.kind == TokenKind::Api && username.is_none_or(|u| r.username == u))
+        let index = self.shared.tokens.read();
+        let candidates: Box<dyn Iterator<Item = &TokenRecord>> = match username {
+            Some(u) => Box::new(index.of_user(u)),
+            None => Box::new(index.values()),
+        };
+        let mut out: Vec<TokenRecord> = candidates
+            .filter(|r| r.kind == TokenKind::Api)
             .cloned()
             .collect();
         out.sort_by_key(|r| (r.issued_at, r.jti.clone()));
@@ -46,8 +49,8 @@ impl SessionManager {
         self.shared
             .tokens
             .read()
-            .values()
-            .find(|r| r.family == family && !r.used)
+            .family(family)
+            .find(|r| !r.used)
             .map(|r| (r.username.clone(), r.kind))
     }
 
@@ -69,8 +72,7 @@ impl SessionManager {
             .shared
             .tokens
             .read()
-            .values()
-            .filter(|r| r.username == username)
+            .of_user(username)
             .map(|r| r.family.clone())
             .collect();
         families.sort();
@@ -93,7 +95,26 @@ impl SessionManager {
         self.login_order
             .lock()
             .retain(|family, _| live.contains(family.as_str()));
+        self.clients
+            .lock()
+            .retain(|family, _| live.contains(family.as_str()));
         Ok(before.saturating_sub(tokens.len()))
+    }
+
+    /// When the session (or API token) of token `jti` started.
+    pub fn family_started_at(&self, jti: &str) -> Option<i64> {
+        self.shared.tokens.read().get(jti).map(|r| r.started_at)
+    }
+
+    /// Live API tokens of `username` (for the per-user cap).
+    pub fn api_token_count(&self, username: &str) -> usize {
+        let now = self.now();
+        self.shared
+            .tokens
+            .read()
+            .of_user(username)
+            .filter(|r| r.kind == TokenKind::Api && r.expires_at >= now)
+            .count()
     }
 
     /// Number of tokens in the index (live and rotated-but-unexpired).

@@ -37,6 +37,21 @@ pub struct SessionConfig {
     pub max_sessions_per_user: usize,
     /// Clock skew tolerated on `exp` and `iat`, in seconds.
     pub leeway: i64,
+    /// Live sessions of a shared account (`guest`) in all: its cap applies
+    /// per client address ([`Cap::PerClient`]); at this bound new logins of
+    /// it are refused rather than ending anyone's session.
+    pub max_shared_sessions: usize,
+}
+
+/// How the per-user session cap applies to a login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cap {
+    /// The user's oldest session ends beyond `max_sessions_per_user`.
+    PerUser,
+    /// An account many people share (`guest`): only sessions started from
+    /// the same client (a pseudonym of its address) count against the cap,
+    /// so nobody ends other people's sessions by logging in repeatedly.
+    PerClient(String),
 }
 
 impl Default for SessionConfig {
@@ -46,6 +61,7 @@ impl Default for SessionConfig {
             refresh_ttl: 86400,
             max_sessions_per_user: 10,
             leeway: 2,
+            max_shared_sessions: 10_000,
         }
     }
 }
@@ -86,6 +102,9 @@ pub struct SessionManager {
     /// seconds, and the cap must end the oldest even within one second.
     login_order: Mutex<HashMap<String, u64>>,
     logins: AtomicU64,
+    /// The client of each shared-account session started here (sessions
+    /// loaded from the store count as one unknown client).
+    clients: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -96,6 +115,9 @@ impl std::fmt::Debug for SessionManager {
             .finish_non_exhaustive()
     }
 }
+
+/// Rotated refresh tokens kept per session to recognise their reuse.
+pub const KEPT_ROTATED: usize = 4;
 
 pub fn new_token_id() -> String {
     let bytes: [u8; 16] = rand::random();
@@ -139,6 +161,7 @@ impl SessionManager {
             config,
             login_order: Mutex::new(HashMap::new()),
             logins: AtomicU64::new(1),
+            clients: Mutex::new(HashMap::new()),
         })
     }
 
@@ -193,6 +216,7 @@ impl SessionManager {
             expires_at: now.saturating_add(ttl),
             used: false,
             datasets: None,
+            compiled: Default::default(),
         }
     }
 
@@ -222,6 +246,11 @@ impl SessionManager {
     /// Starts a session for `username`, evicting its oldest sessions beyond
     /// the per-user cap.
     pub fn login(&self, username: &str) -> Result<TokenPair, SessionError> {
+        self.login_with(username, &Cap::PerUser)
+    }
+
+    /// Starts a session, applying the session cap as `cap` says.
+    pub fn login_with(&self, username: &str, cap: &Cap) -> Result<TokenPair, SessionError> {
         let family = new_token_id();
         let (access, refresh) = self.new_pair(username, &family, self.now());
         let pair = TokenPair {
@@ -230,20 +259,35 @@ impl SessionManager {
             session_id: family,
         };
         let _guard = self.shared.write.lock();
-        let mut changes = self.evictions_for(username);
+        let mut changes = self.evictions_for(username, cap)?;
         changes.push(SessionChange::Insert(access));
         changes.push(SessionChange::Insert(refresh));
         self.commit(&changes)?;
         let seq = self.logins.fetch_add(1, Ordering::Relaxed);
         self.login_order.lock().insert(pair.session_id.clone(), seq);
+        if let Cap::PerClient(client) = cap {
+            self.clients
+                .lock()
+                .insert(pair.session_id.clone(), client.clone());
+        }
         Ok(pair)
     }
 
-    fn evictions_for(&self, username: &str) -> Vec<SessionChange> {
+    fn evictions_for(&self, username: &str, cap: &Cap) -> Result<Vec<SessionChange>, SessionError> {
         let mut sessions = self.sessions(Some(username));
+        if let Cap::PerClient(client) = cap {
+            if sessions.len() >= self.config.max_shared_sessions {
+                return Err(SessionError::Full(format!(
+                    "the shared account '{username}' has {} sessions, its limit: try again later",
+                    sessions.len()
+                )));
+            }
+            let clients = self.clients.lock();
+            sessions.retain(|s| clients.get(&s.id).map(String::as_str).unwrap_or("") == client);
+        }
         let keep = self.config.max_sessions_per_user.saturating_sub(1);
         if sessions.len() <= keep {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let order = self.login_order.lock();
         // Sessions loaded from the store (seq 0) predate those started here.
@@ -256,14 +300,14 @@ impl SessionManager {
         });
         drop(order);
         let excess = sessions.len() - keep;
-        sessions
+        Ok(sessions
             .into_iter()
             .take(excess)
             .map(|s| {
                 tracing::info!(user = username, session = %s.id, "session cap reached: ending the oldest session");
                 SessionChange::RemoveFamily(s.id)
             })
-            .collect()
+            .collect())
     }
 
     /// Signature, issuer, audience, required claims, expiry and `iat`;
@@ -365,12 +409,29 @@ impl SessionManager {
             refresh_token: self.sign(&refresh)?,
             session_id: old.family.clone(),
         };
-        let changes = [
+        // Rotated tokens are kept to detect their reuse, but only the
+        // newest few: a session refreshed all day does not pile them up.
+        let mut rotated: Vec<(i64, String)> = self
+            .shared
+            .tokens
+            .read()
+            .family(&old.family)
+            .filter(|r| r.used && r.kind == TokenKind::Refresh)
+            .map(|r| (r.issued_at, r.jti.clone()))
+            .collect();
+        rotated.sort();
+        let excess = rotated.len().saturating_sub(KEPT_ROTATED.saturating_sub(1));
+        let mut changes: Vec<SessionChange> = rotated
+            .into_iter()
+            .take(excess)
+            .map(|(_, jti)| SessionChange::Remove(jti))
+            .collect();
+        changes.extend([
             SessionChange::ClaimRefresh(old.jti.clone()),
             SessionChange::RemoveFamilyAccess(old.family.clone()),
             SessionChange::Insert(access),
             SessionChange::Insert(refresh),
-        ];
+        ]);
         match self.commit(&changes) {
             // Another instance rotated or revoked it first: as above.
             Err(SessionError::Store(StoreError::ClaimLost { reused, .. })) => {

@@ -33,6 +33,8 @@ pub(super) trait Codec {
 
 type Key<C> = <<C as Codec>::Item as Keyed>::Key;
 type TableOf<C> = Table<<C as Codec>::Item, <C as Codec>::Opaque>;
+/// A condition on a change, given the table before and after it.
+pub(super) type TableCheck<'a, C> = &'a dyn Fn(&TableOf<C>, &TableOf<C>) -> Result<(), StoreError>;
 
 pub(super) struct JsonTable<C: Codec> {
     path: PathBuf,
@@ -93,6 +95,17 @@ impl<C: Codec> JsonTable<C> {
         key: &Key<C>,
         edit: &mut dyn FnMut(&mut C::Item) -> Result<(), StoreError>,
     ) -> Result<C::Item, StoreError> {
+        self.update_checked(key, edit, &|_, _| Ok(()))
+    }
+
+    /// An update that `check(before, after)` (the whole table, inside the
+    /// write lock) may refuse: then nothing is written.
+    pub(super) fn update_checked(
+        &self,
+        key: &Key<C>,
+        edit: &mut dyn FnMut(&mut C::Item) -> Result<(), StoreError>,
+        check: TableCheck<'_, C>,
+    ) -> Result<C::Item, StoreError> {
         let _writer = self.writer.lock();
         let table = self.current();
         let mut edited = table
@@ -105,11 +118,21 @@ impl<C: Codec> JsonTable<C> {
         }
         let mut next = TableOf::<C>::clone(&table);
         next.upsert(edited.clone());
+        check(&table, &next)?;
         self.commit(next)?;
         Ok(edited)
     }
 
     pub(super) fn delete(&self, key: &Key<C>) -> Result<(), StoreError> {
+        self.delete_checked(key, &|_, _| Ok(()))
+    }
+
+    /// A delete that `check(before, after)` may refuse.
+    pub(super) fn delete_checked(
+        &self,
+        key: &Key<C>,
+        check: TableCheck<'_, C>,
+    ) -> Result<(), StoreError> {
         let _writer = self.writer.lock();
         let table = self.current();
         if table.get(key).is_none() {
@@ -117,6 +140,7 @@ impl<C: Codec> JsonTable<C> {
         }
         let mut next = TableOf::<C>::clone(&table);
         next.remove(key);
+        check(&table, &next)?;
         self.commit(next)
     }
 

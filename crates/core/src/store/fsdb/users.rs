@@ -9,7 +9,7 @@ use super::json_table::{Codec, JsonTable};
 use super::table::{Slot, Table};
 use super::user_record::{self, Decoded};
 use crate::model::{User, Username};
-use crate::store::{StoreError, UserEdit, UserStore};
+use crate::store::{keeps_an_admin, last_admin_refusal, StoreError, UserEdit, UserStore};
 
 pub const USERS_FILE: &str = "users.json";
 
@@ -113,5 +113,33 @@ impl UserStore for FsdbUserStore {
 
     fn delete(&self, username: &Username) -> Result<(), StoreError> {
         self.file.delete(username)
+    }
+
+    fn update_keeping_an_admin(
+        &self,
+        username: &Username,
+        edit: UserEdit<'_>,
+    ) -> Result<User, StoreError> {
+        self.file.update_checked(username, edit, &|before, after| {
+            admin_check(before, after, username)
+        })
+    }
+
+    fn delete_keeping_an_admin(&self, username: &Username) -> Result<(), StoreError> {
+        self.file.delete_checked(username, &|before, after| {
+            admin_check(before, after, username)
+        })
+    }
+}
+
+fn admin_check(
+    before: &Table<User, Value>,
+    after: &Table<User, Value>,
+    username: &Username,
+) -> Result<(), StoreError> {
+    if keeps_an_admin(before.known(), after.known()) {
+        Ok(())
+    } else {
+        Err(last_admin_refusal(username))
     }
 }
