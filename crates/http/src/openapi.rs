@@ -31,8 +31,10 @@ pub const BEARER: &str = "bearer";
 pub const VIEWER_TAG: &str = "viewer (0.14)";
 
 /// Current route, legacy route, and what the legacy one does differently.
-const LEGACY: [(&str, &str, &str); 7] = [
+const LEGACY: [(&str, &str, &str); 9] = [
     ("/api/v1/health", "/health", ""),
+    ("/api/v1/health/live", "/health/live", ""),
+    ("/api/v1/health/ready", "/health/ready", ""),
     ("/api/v1/auth/login", "/login", ""),
     (
         "/api/v1/auth/register",
@@ -100,6 +102,8 @@ const PART_TYPES: [(&str, &str, &str); 2] = [
     ),
     paths(
         health::health,
+        health::live,
+        health::ready,
         auth::username_exists,
         auth::login,
         auth::register,

@@ -40,6 +40,14 @@ fn generation(state: &AppState, gen: Generation) -> Router<AppState> {
             path("/api/v1/health", "/health"),
             limited(get(health::health), state, Bucket::Health),
         )
+        .route(
+            path("/api/v1/health/live", "/health/live"),
+            get(health::live),
+        )
+        .route(
+            path("/api/v1/health/ready", "/health/ready"),
+            limited(get(health::ready), state, Bucket::Health),
+        )
         .route(path("/api/v1/auth/login", "/login"), login)
         .route(
             path("/api/v1/auth/register", "/register"),

@@ -222,6 +222,10 @@ impl UserStore for PgUserStore {
         self.0.delete(username)
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping()
+    }
+
     fn update_keeping_an_admin(
         &self,
         username: &Username,

@@ -165,6 +165,16 @@ impl<R: Record> Table<R> {
         cache.insert(key, Entry { version, record });
     }
 
+    /// One round trip to the database (readiness).
+    pub(crate) fn ping(&self) -> Result<(), StoreError> {
+        let pool = self.shared.pool.clone();
+        self.shared.bridge.run(async move {
+            let client = pool.get().await.map_err(db_error)?;
+            client.simple_query("SELECT 1").await.map_err(db_error)?;
+            Ok(())
+        })
+    }
+
     /// Every row, from the database.
     fn fetch_all(&self) -> Result<Vec<(R, i64)>, StoreError> {
         let pool = self.shared.pool.clone();

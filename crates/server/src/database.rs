@@ -62,14 +62,12 @@ pub fn prepare_root(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn secret_from_env() -> Option<String> {
-    std::env::var("JWT_SECRET_KEY")
-        .ok()
-        .filter(|s| !s.is_empty())
+fn secret_from_env() -> anyhow::Result<Option<String>> {
+    crate::secrets::from_env(crate::secrets::JWT_SECRET_KEY)
 }
 
 fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
-    match secret_from_env() {
+    match secret_from_env()? {
         Some(secret) => Ok(SigningKey::from_secret(&secret)?),
         None => Ok(SigningKey::load_or_create(&state_dir.join(KEY_FILE))?),
     }
@@ -93,7 +91,7 @@ fn fsdb_stores(root: &Path) -> anyhow::Result<Stores> {
 fn postgres_stores(url: &str) -> anyhow::Result<Stores> {
     let pg = PgStores::open(url, DEFAULT_POOL_SIZE)
         .context("cannot open the PostgreSQL store (--store)")?;
-    let key = match secret_from_env() {
+    let key = match secret_from_env()? {
         Some(secret) => SigningKey::from_secret(&secret)?,
         None => pg.signing_key()?,
     };

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cli;
 pub mod database;
+pub mod secrets;
 pub mod serve;
 pub mod settings;
 pub mod startup;

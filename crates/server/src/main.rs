@@ -14,6 +14,7 @@ async fn main() -> std::process::ExitCode {
         Command::Group(args) => admin::run(move || group::execute(args)).await,
         Command::Session(args) => admin::run(move || session::execute_sessions(args)).await,
         Command::Token(args) => admin::run(move || session::execute_tokens(args)).await,
+        Command::Healthcheck(args) => plantdb_auth::cli::healthcheck::execute(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

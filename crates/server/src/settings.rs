@@ -14,16 +14,23 @@ pub struct ServeArgs {
     /// Where users, groups and sessions live. Absent: the FSDB files and SQLite
     /// under --db. postgres://user:password@host:port/database: PostgreSQL,
     /// shared by several instances (--db then only holds the scans).
-    #[arg(long, env = "PLANTDB_STORE", value_name = "URL")]
+    /// The URL holds a password: it is never printed (`--help` shows no
+    /// value); `PLANTDB_STORE_FILE` may name a file holding it instead.
+    #[arg(
+        long,
+        env = "PLANTDB_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub store: Option<String>,
     /// Address to listen on (the Python server uses 0.0.0.0; we default to loopback).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, env = "PLANTDB_HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on (0 picks a free one; the startup line tells which).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, env = "PLANTDB_PORT", default_value_t = 5000)]
     pub port: u16,
     /// Serve a fresh temporary database with admin/admin and guest/guest.
-    #[arg(long)]
+    #[arg(long, env = "PLANTDB_TEST_MODE")]
     pub test: bool,
     /// Behind reverse proxies: the addresses or networks (comma-separated)
     /// whose X-Forwarded-For is believed; bare `--proxy` trusts a proxy on
@@ -48,7 +55,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANTDB_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
     /// Write logs as JSON lines.
-    #[arg(long)]
+    #[arg(long, env = "PLANTDB_LOG_JSON")]
     pub log_json: bool,
     /// Size at which the audit log is rotated, in bytes (at least 16384).
     #[arg(long, env = "PLANTDB_AUDIT_MAX_BYTES", default_value_t = 10 << 20)]
@@ -91,19 +98,19 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANTDB_LOCKOUT_DURATION", default_value_t = 900)]
     pub lockout_duration: i64,
     /// Switch rate limiting off. For benchmarks only, never in production.
-    #[arg(long)]
+    #[arg(long, env = "PLANTDB_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
     /// POST login requests per client IP per minute.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, env = "PLANTDB_RATE_LIMIT_LOGIN", default_value_t = 20)]
     pub rate_limit_login: u32,
     /// Register requests per client IP per minute.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, env = "PLANTDB_RATE_LIMIT_REGISTER", default_value_t = 5)]
     pub rate_limit_register: u32,
     /// GET login?username= requests per client IP per minute.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, env = "PLANTDB_RATE_LIMIT_LOGIN_CHECK", default_value_t = 120)]
     pub rate_limit_login_check: u32,
     /// Health requests per client IP per minute.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, env = "PLANTDB_RATE_LIMIT_HEALTH", default_value_t = 120)]
     pub rate_limit_health: u32,
     /// Longest API-token lifetime a user may request, in seconds (default 30 days).
     #[arg(
@@ -137,32 +144,36 @@ pub struct ServeArgs {
     #[arg(long, env = "PLANTDB_LOGIN_SLOWDOWN_MS", default_value_t = 1000)]
     pub login_slowdown_ms: u64,
     /// Allowed CORS origin (repeatable). Default: any origin, like the Python server.
-    #[arg(long = "cors-origin")]
+    #[arg(
+        long = "cors-origin",
+        env = "PLANTDB_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Minimum length of new passwords (15 recommended).
     #[arg(long, env = "PLANTDB_MIN_PASSWORD_LENGTH", default_value_t = 8)]
     pub min_password_length: usize,
     /// Argon2id memory for new hashes, in KiB.
-    #[arg(long, default_value_t = 19456)]
+    #[arg(long, env = "PLANTDB_ARGON2_MEMORY", default_value_t = 19456)]
     pub argon2_memory: u32,
     /// Argon2id iterations for new hashes.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, env = "PLANTDB_ARGON2_ITERATIONS", default_value_t = 2)]
     pub argon2_iterations: u32,
     /// Argon2id lanes for new hashes.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "PLANTDB_ARGON2_PARALLELISM", default_value_t = 1)]
     pub argon2_parallelism: u32,
     /// Password hashes computed at once (default: number of cores).
-    #[arg(long)]
+    #[arg(long, env = "PLANTDB_HASH_WORKERS")]
     pub hash_workers: Option<usize>,
     /// Require a valid token for GET login?username= (hides which accounts exist).
-    #[arg(long)]
+    #[arg(long, env = "PLANTDB_RESTRICT_USERNAME_CHECK")]
     pub restrict_username_check: bool,
     /// A build of the ROMI web viewer (plant-3d-explorer, built with
     /// PUBLIC_URL=/viewer) to serve: landing page at /, scan pages at /viewer/<scan>.
     #[arg(long, env = "PLANTDB_VIEWER_DIR", value_name = "DIR")]
     pub viewer: Option<PathBuf>,
     /// With --test: start with an empty database instead of the demo scans.
-    #[arg(long)]
+    #[arg(long, env = "PLANTDB_NO_DEMO")]
     pub no_demo: bool,
     /// Data API: seconds after which listings re-read the database directory
     /// (scans added or removed by other programs appear within this delay).
@@ -207,6 +218,14 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Reads the secrets that may come from `*_FILE` variables.
+    pub fn resolve_secrets(&mut self) -> anyhow::Result<()> {
+        if self.store.is_none() {
+            self.store = crate::secrets::from_env(crate::secrets::STORE)?;
+        }
+        Ok(())
+    }
+
     /// Rejects settings that cannot work, with what to change.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.audit_config()?;

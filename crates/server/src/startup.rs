@@ -96,7 +96,8 @@ fn data_settings(args: &ServeArgs) -> DataSettings {
 }
 
 /// Opens (or creates) the database, ensures the default accounts and binds.
-pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
+pub async fn build(mut args: ServeArgs) -> anyhow::Result<App> {
+    args.resolve_secrets()?;
     args.validate()?;
     let (root, tempdir) = if args.test {
         let dir = tempfile::Builder::new()
@@ -113,10 +114,13 @@ pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
         tracing::info!(scans = created.len(), "demo scans written");
     }
     let database = database::open(&root, &args)?;
-    let admin = match (args.test, std::env::var("PLANTDB_ADMIN_PASSWORD")) {
+    let admin = match (
+        args.test,
+        crate::secrets::from_env(crate::secrets::ADMIN_PASSWORD)?,
+    ) {
         (true, _) => AdminPassword::TestMode,
-        (false, Ok(p)) if !p.is_empty() => AdminPassword::Given(p),
-        _ => AdminPassword::Generate,
+        (false, Some(p)) => AdminPassword::Given(p),
+        (false, None) => AdminPassword::Generate,
     };
     let outcome = ensure_default_accounts(&database.db, admin)?;
     if let Some(password) = outcome.generated_admin_password {

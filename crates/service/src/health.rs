@@ -27,3 +27,41 @@ pub fn health(db: &AuthDb) -> Result<DatabaseHealth, AuthError> {
         }),
     }
 }
+
+/// What `/health/ready` checks, each `"ok"` or what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
+/// Whether the server can serve requests now: the user store answers (a
+/// query for PostgreSQL), writes succeed (no full disk), and the session
+/// state follows the other instances. Details go to the log only.
+pub fn readiness(db: &AuthDb) -> Readiness {
+    let mut checks = std::collections::BTreeMap::new();
+    let store = match db.users.ping() {
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: the user store does not answer");
+            "unreachable"
+        }
+    };
+    checks.insert("store", store);
+    let storage = if db.storage.degraded().is_some() {
+        "failing"
+    } else {
+        "ok"
+    };
+    checks.insert("storage", storage);
+    let sessions = if db.sessions.accepting_tokens() {
+        "ok"
+    } else {
+        "stale"
+    };
+    checks.insert("sessions", sessions);
+    Readiness {
+        ready: checks.values().all(|v| *v == "ok"),
+        checks,
+    }
+}

@@ -25,5 +25,5 @@ pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
 pub use caller::{authenticate, Caller, Credentials};
 pub use db::{ApiTokenPolicy, AuthDb};
 pub use error::{error_chain, AuthError};
-pub use health::{health, DatabaseHealth};
+pub use health::{health, readiness, DatabaseHealth, Readiness};
 pub use throttle::{Throttle, ThrottlePolicy};

@@ -85,6 +85,12 @@ pub trait UserStore: Send + Sync {
         Ok(self.get(username)?.is_some())
     }
 
+    /// Whether the backing storage answers (readiness): a query for a
+    /// database server, the directory for files. In memory: always.
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn set_fullname(&self, username: &Username, fullname: &str) -> Result<User, StoreError> {
         self.update(username, &mut |u| {
             u.fullname = fullname.to_string();

@@ -174,6 +174,30 @@ pub struct HealthBody {
 pub enum UnhealthyStatus {
     #[serde(rename = "error")]
     Error,
+    /// Reads work, writes fail (a full disk).
+    #[serde(rename = "degraded")]
+    Degraded,
+}
+
+#[derive(Serialize, ToSchema)]
+pub enum AliveStatus {
+    #[serde(rename = "alive")]
+    Alive,
+}
+
+/// The process answers.
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    pub status: AliveStatus,
+}
+
+/// Readiness and its checks (`store`, `storage`, `sessions`, `data`), each
+/// `ok` or what is wrong (`unreachable`, `failing`, `stale`, `absent`).
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not ready`.
+    pub status: String,
+    pub checks: std::collections::BTreeMap<String, String>,
 }
 
 /// The database cannot be read.

@@ -41,7 +41,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({
                     "status": "degraded",
-                    "message": "The database does not accept writes (e.g. a full disk): logins and uploads fail until it does; see the server log",
+                    "message": DEGRADED,
+                    "error": DEGRADED,
+                    "code": "degraded",
                     "database": database,
                 })),
             )
@@ -61,6 +63,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
+const DEGRADED: &str = "The database does not accept writes (e.g. a full disk): logins and uploads fail until it does; see the server log";
+
 fn unhealthy() -> Response {
     let body = json!({
         "status": "error",
@@ -69,4 +73,62 @@ fn unhealthy() -> Response {
         "code": "internal",
     });
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+/// Liveness: the process answers. No I/O, no rate limit: for probes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/live",
+    tag = "health",
+    responses((status = 200, description = "The process is alive", body = doc::Liveness))
+)]
+pub async fn live() -> Response {
+    Json(json!({"status": "alive"})).into_response()
+}
+
+/// Readiness: the store answers (PostgreSQL included), writes succeed, the
+/// session state is current and the data index is loaded. 503 with the
+/// failing checks otherwise; details are in the server log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = doc::Readiness),
+        (status = 429, response = doc::RateLimited),
+        (status = 503, description = "Not ready: the failing checks", body = doc::Readiness),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let has_data = state.data.is_some();
+    let outcome = state
+        .blocking(plantdb_auth_service::readiness)
+        .await;
+    let Ok(mut readiness) = outcome else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not ready", "checks": {"server": "failing"}})),
+        )
+            .into_response();
+    };
+    // The data index is built when the data service opens: its presence
+    // is its readiness (an in-memory store serves no data).
+    readiness
+        .checks
+        .insert("data", if has_data { "ok" } else { "absent" });
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = if readiness.ready {
+        "ready"
+    } else {
+        "not ready"
+    };
+    (
+        status,
+        Json(json!({"status": word, "checks": readiness.checks})),
+    )
+        .into_response()
 }

@@ -38,7 +38,13 @@ pub struct DbArgs {
     )]
     pub db: Option<PathBuf>,
     /// PostgreSQL store, as for `serve --store`.
-    #[arg(long, env = "PLANTDB_STORE", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "PLANTDB_STORE",
+        hide_env_values = true,
+        value_name = "URL",
+        global = true
+    )]
     pub store: Option<String>,
     /// Print JSON (for scripts) instead of tables.
     #[arg(long, global = true)]
@@ -68,6 +74,7 @@ impl Admin {
             .serve;
         serve.db = Some(root.clone());
         serve.store = args.store.clone();
+        serve.resolve_secrets()?;
         serve.validate()?;
         if serve.store.is_none() && !fsdb::is_fsdb_root(&root) {
             return Err(anyhow!(

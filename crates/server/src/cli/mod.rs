@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 pub mod admin;
 pub mod demo;
 pub mod group;
+pub mod healthcheck;
 pub mod migrate;
 mod password;
 pub mod session;
@@ -40,4 +41,6 @@ pub enum Command {
     Session(session::SessionArgs),
     /// List or revoke API tokens.
     Token(session::TokenArgs),
+    /// Ask a running server whether it is ready (exit 0) or not (exit 1): for probes.
+    Healthcheck(healthcheck::HealthcheckArgs),
 }

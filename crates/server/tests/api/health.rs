@@ -1,5 +1,7 @@
 //! `GET health`.
 
+use reqwest::Method;
+
 use crate::helpers::{assert_error, new_db_dir, Gen, Route, TestApp};
 
 both_generations!(
@@ -112,4 +114,98 @@ async fn health_reports_an_unreadable_database_as_500() {
         let body = assert_error(&reply, 500, "internal");
         assert_eq!(body["status"], "error", "{reply:?}");
     }
+}
+
+/// Liveness and readiness for probes, on both generations, and the
+/// `healthcheck` subcommand that asks them.
+#[tokio::test]
+async fn live_and_ready_probes_and_the_healthcheck_command() {
+    let app = TestApp::test_mode();
+    for path in ["/api/v1/health/live", "/health/live"] {
+        let reply = app.request(Method::GET, &app.url(path)).await;
+        reply.expect_status(200);
+        assert_eq!(reply.body["status"], "alive", "{reply:?}");
+    }
+    for path in ["/api/v1/health/ready", "/health/ready"] {
+        let reply = app.request(Method::GET, &app.url(path)).await;
+        reply.expect_status(200);
+        assert_eq!(reply.body["status"], "ready", "{reply:?}");
+        for check in ["store", "storage", "sessions", "data"] {
+            assert_eq!(reply.body["checks"][check], "ok", "{check}: {reply:?}");
+        }
+    }
+    let port = app.port.to_string();
+    let ok = std::process::Command::new(crate::support::server::BIN)
+        .args(["healthcheck", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("ready"),
+        "{ok:?}"
+    );
+    let live = std::process::Command::new(crate::support::server::BIN)
+        .args(["healthcheck", "--live", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{live:?}");
+    app.kill();
+    let down = std::process::Command::new(crate::support::server::BIN)
+        .args(["healthcheck", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(!down.status.success(), "a stopped server passed: {down:?}");
+    let why = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        why.contains("--port"),
+        "the error should say what to check: {why}"
+    );
+}
+
+/// The PostgreSQL URL holds a password: `--help` never prints it, whatever
+/// the environment holds.
+#[tokio::test]
+async fn help_never_prints_the_store_password() {
+    for command in [&["serve", "--help"][..], &["user", "list", "--help"][..]] {
+        let out = std::process::Command::new(crate::support::server::BIN)
+            .args(command)
+            .env(
+                "PLANTDB_STORE",
+                "postgres://lab:Sup3r-Secret@db.example/plantdb",
+            )
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("PLANTDB_STORE"), "{text}");
+        assert!(
+            !text.contains("Sup3r-Secret"),
+            "{command:?} printed the password"
+        );
+    }
+}
+
+/// Secrets may come from files (`*_FILE`), as Docker and systemd
+/// credentials provide them; a missing one stops the start with its name.
+#[tokio::test]
+async fn secrets_come_from_files_and_a_missing_one_is_named() {
+    let dir = new_db_dir();
+    let secrets = tempfile::tempdir().unwrap();
+    let pw_file = secrets.path().join("admin_password");
+    std::fs::write(&pw_file, "File-given-passphrase-9\n").unwrap();
+    let app = TestApp::spawn(
+        &["--no-rate-limits", "--db", dir.path().to_str().unwrap()],
+        &[("PLANTDB_ADMIN_PASSWORD_FILE", pw_file.to_str().unwrap())],
+    );
+    app.login("admin", "File-given-passphrase-9").await;
+    app.kill();
+    let missing = secrets.path().join("nope");
+    let out = std::process::Command::new(crate::support::server::BIN)
+        .args(["serve", "--port", "0", "--db", dir.path().to_str().unwrap()])
+        .env("JWT_SECRET_KEY_FILE", &missing)
+        .env_remove("JWT_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("JWT_SECRET_KEY_FILE"), "{why}");
 }

@@ -101,6 +101,12 @@ impl SessionManager {
         Ok(before.saturating_sub(tokens.len()))
     }
 
+    /// Whether tokens are accepted: false while the feed of other
+    /// instances' changes is down (a revocation may have been missed).
+    pub fn accepting_tokens(&self) -> bool {
+        !self.shared.is_stale()
+    }
+
     /// When the session (or API token) of token `jti` started.
     pub fn family_started_at(&self, jti: &str) -> Option<i64> {
         self.shared.tokens.read().get(jti).map(|r| r.started_at)

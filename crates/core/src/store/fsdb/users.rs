@@ -115,6 +115,16 @@ impl UserStore for FsdbUserStore {
         self.file.delete(username)
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        let dir = self.path().parent().unwrap_or(self.path());
+        std::fs::read_dir(dir)
+            .map(|_| ())
+            .map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })
+    }
+
     fn update_keeping_an_admin(
         &self,
         username: &Username,
