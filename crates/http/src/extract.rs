@@ -85,7 +85,12 @@ impl Bearer {
 const INVALID_TOKEN: &str = "invalid-authorization-header";
 
 pub fn bearer_from_parts(parts: &Parts) -> Option<String> {
-    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    bearer_from_headers(&parts.headers)
+}
+
+/// [`bearer_from_parts`] on a header map.
+pub fn bearer_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let first = values.next()?;
     if values.next().is_some() {
         return Some(INVALID_TOKEN.into());

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod hash_pool;
 pub mod metrics;
 pub mod openapi;
+pub mod process_metrics;
 pub mod proxy;
 pub mod rate_limit;
 pub mod request_id;
@@ -15,7 +16,7 @@ pub mod state;
 
 pub use error::ApiError;
 pub use rate_limit::RateLimits;
-pub use router::router;
+pub use router::{metrics_router, router};
 pub use state::{AppState, HttpConfig};
 
 #[cfg(test)]

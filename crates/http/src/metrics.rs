@@ -199,6 +199,67 @@ fn status_label(status: StatusCode) -> SharedString {
     }
 }
 
+/// Who may scrape `/metrics` on the main listener (`--metrics-token`,
+/// `--metrics-listen`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Only clients on this host talking to us directly (the socket peer is
+    /// a loopback address and no proxy forwarded the request).
+    #[default]
+    Loopback,
+    /// Anyone presenting `Authorization: Bearer <token>`.
+    Token(String),
+    /// Not on the main listener: on its own address (`--metrics-listen`).
+    Elsewhere,
+}
+
+/// Equal-length byte strings compared without an early exit.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// `GET /metrics` on the main listener: as [`MetricsAccess`] allows. A
+/// refusal looks like an unknown path (404) except for a wrong token (401).
+pub async fn guarded(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let headers = request.headers();
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let allowed = match &state.config.metrics_access {
+        MetricsAccess::Loopback => {
+            peer.is_some_and(|ip| ip.to_canonical().is_loopback())
+                && !headers.contains_key("x-forwarded-for")
+                && !headers.contains_key(header::FORWARDED)
+        }
+        MetricsAccess::Token(token) => {
+            let given = crate::extract::bearer_from_headers(headers).unwrap_or_default();
+            if !same_secret(given.as_bytes(), token.as_bytes()) {
+                return crate::error::ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "not_authenticated",
+                    "Metrics need 'Authorization: Bearer <metrics token>' (--metrics-token)",
+                )
+                .into_response();
+            }
+            true
+        }
+        MetricsAccess::Elsewhere => false,
+    };
+    if !allowed {
+        return crate::error::ApiError::not_found(
+            "Not found: no such endpoint. See the README for the list of routes",
+        )
+        .into_response();
+    }
+    render(State(state)).await
+}
+
 /// `GET /metrics`: the scrape. Gauges are read here, off the hot path.
 pub async fn render(State(state): State<AppState>) -> Response {
     let Some(handle) = handle() else {
@@ -216,6 +277,7 @@ pub async fn render(State(state): State<AppState>) -> Response {
         metrics::gauge!(LIVE_SESSIONS).set(sessions as f64);
         metrics::gauge!(SESSION_TOKENS).set(tokens as f64);
     }
+    crate::process_metrics::record();
     let body = handle.render();
     (
         [(

@@ -13,6 +13,15 @@ use crate::rate_limit::{limit, Bucket};
 use crate::routes::{auth, health, Generation};
 use crate::state::AppState;
 
+/// The router of `--metrics-listen`: `/metrics` alone, for anyone who can
+/// reach that address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::render))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -121,7 +130,7 @@ pub fn router(state: AppState) -> Router {
             .nest(prefix, api),
         _ => api,
     };
-    app.route("/metrics", get(crate::metrics::render))
+    app.route("/metrics", get(crate::metrics::guarded))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -37,6 +37,8 @@ pub struct HttpConfig {
     pub max_archive_expanded_size: u64,
     /// An upload that sends nothing for this long is abandoned.
     pub upload_stall_timeout: std::time::Duration,
+    /// Who may scrape `/metrics` on the main listener.
+    pub metrics_access: crate::metrics::MetricsAccess,
 }
 
 impl Default for HttpConfig {
@@ -56,6 +58,7 @@ impl Default for HttpConfig {
             max_upload_size: 8 << 30,
             max_archive_expanded_size: 32 << 30,
             upload_stall_timeout: std::time::Duration::from_secs(60),
+            metrics_access: Default::default(),
         }
     }
 }

@@ -143,6 +143,15 @@ pub struct ServeArgs {
     /// (one that failed --max-failed-attempts times lately, from any address).
     #[arg(long, env = "PLANTDB_LOGIN_SLOWDOWN_MS", default_value_t = 1000)]
     pub login_slowdown_ms: u64,
+    /// Serve /metrics on this address (e.g. 127.0.0.1:9464) instead of the
+    /// main port, to anyone who can reach it.
+    #[arg(long, env = "PLANTDB_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
+    /// Serve /metrics on the main port to holders of this bearer token
+    /// (also from PLANTDB_METRICS_TOKEN_FILE). Without it and without
+    /// --metrics-listen, /metrics answers only local, unproxied clients.
+    #[arg(long, env = "PLANTDB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Allowed CORS origin (repeatable). Default: any origin, like the Python server.
     #[arg(
         long = "cors-origin",
@@ -222,6 +231,15 @@ impl ServeArgs {
     pub fn resolve_secrets(&mut self) -> anyhow::Result<()> {
         if self.store.is_none() {
             self.store = crate::secrets::from_env(crate::secrets::STORE)?;
+        }
+        if self.metrics_token.is_none() {
+            self.metrics_token = crate::secrets::from_env("PLANTDB_METRICS_TOKEN")?;
+        }
+        if let Some(token) = &self.metrics_token {
+            anyhow::ensure!(
+                token.len() >= 16,
+                "--metrics-token (PLANTDB_METRICS_TOKEN) must be at least 16 characters: generate one, e.g. `openssl rand -hex 32`"
+            );
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use plantdb_auth_http::metrics::MetricsAccess;
 use plantdb_auth_http::proxy::TrustedProxies;
 use plantdb_auth_http::{router, AppState, HttpConfig, RateLimits};
 use plantdb_auth_service::data::{DataService, DataSettings};
@@ -18,6 +19,8 @@ use crate::settings::{default_db_dir, ServeArgs};
 
 pub struct App {
     listener: TcpListener,
+    /// `--metrics-listen`: `/metrics` on its own address.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     /// How often expired sessions are purged from the store.
     purge_every: Duration,
@@ -62,6 +65,14 @@ fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
             .max_archive_expanded_size
             .unwrap_or(args.max_upload_size.saturating_mul(4)),
         upload_stall_timeout: Duration::from_secs(args.upload_stall_timeout.max(1)),
+        metrics_access: if args.metrics_listen.is_some() {
+            MetricsAccess::Elsewhere
+        } else {
+            match &args.metrics_token {
+                Some(token) => MetricsAccess::Token(token.clone()),
+                None => MetricsAccess::Loopback,
+            }
+        },
     })
 }
 
@@ -138,8 +149,16 @@ pub async fn build(mut args: ServeArgs) -> anyhow::Result<App> {
     let data = DataService::open(&root, data_settings(&args))
         .map_err(|e| anyhow::anyhow!("cannot open the database's data: {e}"))?;
     let state = AppState::new(database.db.clone(), http_config(&args)?).with_data(Arc::new(data));
+    let metrics_listener = match &args.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} for metrics (--metrics-listen): is the port in use?")
+        })?),
+        None => None,
+    };
+    plantdb_auth_http::process_metrics::mark_start();
     Ok(App {
         listener,
+        metrics_listener,
         state,
         shutdown: ShutdownSignal::install(),
         purge_every: Duration::from_secs(args.purge_interval),
@@ -188,6 +207,14 @@ impl App {
                 tracing::warn!(error = %e, "cannot calibrate failed-login pacing");
             }
         });
+        if let Some(listener) = self.metrics_listener {
+            let metrics = plantdb_auth_http::metrics_router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         let app = router(self.state.clone());
         crate::serve::serve(self.listener, app, self.limits, self.shutdown.received()).await;
         tracing::info!("stopped");

@@ -101,9 +101,7 @@ pub async fn live() -> Response {
 )]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let has_data = state.data.is_some();
-    let outcome = state
-        .blocking(plantdb_auth_service::readiness)
-        .await;
+    let outcome = state.blocking(plantdb_auth_service::readiness).await;
     let Ok(mut readiness) = outcome else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -17,6 +17,7 @@ mod health;
 mod lockout;
 mod login;
 mod logout;
+mod metrics_access;
 mod persistence;
 mod rate_limits;
 mod register;
