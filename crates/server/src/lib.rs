@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod config_file;
 pub mod database;
 pub mod secrets;
 pub mod serve;

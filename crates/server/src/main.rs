@@ -1,11 +1,54 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
-use plantdb_auth::cli::{admin, group, session, user, Cli, Command};
-use plantdb_auth::{startup, telemetry};
+use plantdb_auth::cli::{admin, group, session, user, Cli, Command, ConfigCommand};
+use plantdb_auth::{config_file, startup, telemetry};
+
+/// Parses the command line, with the configuration file's values as the
+/// defaults of `serve` (and `config check`).
+fn parse() -> Result<(Cli, clap::ArgMatches, Option<std::path::PathBuf>), std::process::ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (cmd, file) = match config_file::apply(Cli::command(), &args) {
+        Ok(applied) => applied,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Err(std::process::ExitCode::FAILURE);
+        }
+    };
+    let matches = cmd.get_matches_from(&args);
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => Ok((cli, matches, file)),
+        Err(e) => e.exit(),
+    }
+}
+
+/// `config check`: the effective settings, or why they cannot work.
+fn config_check(
+    mut args: plantdb_auth::settings::ServeArgs,
+    matches: &clap::ArgMatches,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    args.resolve_secrets()?;
+    args.validate()?;
+    let cmd = Cli::command();
+    let check = cmd
+        .find_subcommand("config")
+        .and_then(|c| c.find_subcommand("check"))
+        .ok_or_else(|| anyhow::anyhow!("internal: no config check command"))?;
+    let sub = matches
+        .subcommand_matches("config")
+        .and_then(|m| m.subcommand_matches("check"))
+        .ok_or_else(|| anyhow::anyhow!("internal: no config check matches"))?;
+    print!("{}", config_file::describe(check, sub, file));
+    println!("# the configuration is valid");
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let (cli, matches, file) = match parse() {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Demo(args) => plantdb_auth::cli::demo::execute(args),
@@ -15,6 +58,9 @@ async fn main() -> std::process::ExitCode {
         Command::Session(args) => admin::run(move || session::execute_sessions(args)).await,
         Command::Token(args) => admin::run(move || session::execute_tokens(args)).await,
         Command::Healthcheck(args) => plantdb_auth::cli::healthcheck::execute(args).await,
+        Command::Config(config) => match config.command {
+            ConfigCommand::Check(args) => config_check(*args, &matches, file.as_deref()),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

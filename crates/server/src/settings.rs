@@ -1,5 +1,6 @@
-//! `plantdb-auth serve` settings: defaults, then environment variables
-//! (the Python server's names), then flags. Validated once at start.
+//! `plantdb-auth serve` settings: defaults, then the configuration file
+//! (`config_file`), then environment variables (the Python server's
+//! names), then flags. Validated once at start.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,11 @@ use clap::Args;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// A TOML configuration file: one key per flag (`port = 5000`). Flags
+    /// and environment variables win over it. Default: the first of
+    /// ~/.config/plantdb-auth/config.toml and /etc/plantdb-auth/config.toml.
+    #[arg(long, env = "PLANTDB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// PlantDB database root (a directory with a `romidb` marker). Created if
     /// missing or empty. Default: $XDG_DATA_HOME/plantdb-auth/db (or ~/.local/share/...).
     #[arg(long, env = "ROMI_DB", visible_alias = "db-path")]

@@ -43,4 +43,19 @@ pub enum Command {
     Token(session::TokenArgs),
     /// Ask a running server whether it is ready (exit 0) or not (exit 1): for probes.
     Healthcheck(healthcheck::HealthcheckArgs),
+    /// Check a configuration.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration `serve` would run with (file, environment
+    /// and these flags) and print it, secrets redacted; exit 1 if invalid.
+    Check(Box<ServeArgs>),
 }

@@ -11,6 +11,7 @@ mod helpers;
 
 mod api_token;
 mod bad_input;
+mod config_file;
 mod cors;
 mod forward_auth;
 mod health;

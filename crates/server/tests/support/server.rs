@@ -57,6 +57,7 @@ pub const SERVER_ENV: &[&str] = &[
     "PLANTDB_METRICS_LISTEN",
     "PLANTDB_METRICS_TOKEN",
     "PLANTDB_METRICS_TOKEN_FILE",
+    "PLANTDB_CONFIG",
 ];
 
 const LISTENING: &str = "listening on ";
