@@ -186,6 +186,42 @@ pub fn logout_all(db: &AuthDb, token: Option<&str>) -> Result<(String, usize), A
     Ok((username, ended))
 }
 
+/// Ends every login session of `username`, or of everyone (`None`); API
+/// tokens stay (they have their own revocation). Needs `manage_users` and,
+/// for each owner, the rank rule; sessions of owners the caller may not act
+/// on are left alone. Returns how many sessions ended.
+pub fn revoke_sessions_of<'a>(
+    db: &AuthDb,
+    credentials: impl Into<Credentials<'a>>,
+    username: Option<&str>,
+) -> Result<usize, AuthError> {
+    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
+    caller.require(Permission::ManageUsers, "ending other users' sessions")?;
+    let owner = match username {
+        Some(raw) => {
+            let name = Username::parse(raw)
+                .map_err(|_| AuthError::NotFound(format!("User '{raw}' does not exist")))?;
+            db.users
+                .get(&name)?
+                .ok_or_else(|| AuthError::NotFound(format!("User '{raw}' does not exist")))?;
+            Some(name.to_string())
+        }
+        None => None,
+    };
+    let mut ended = 0;
+    for session in db.sessions.sessions(owner.as_deref()) {
+        if !may_act_on_owner(db, &caller, &session.username) {
+            continue;
+        }
+        if db.sessions.revoke_family(&session.id)? {
+            ended += 1;
+        }
+    }
+    let scope = owner.as_deref().unwrap_or("*");
+    tracing::info!(target: "plantdb_auth::audit", event = "sessions_revoked", user = %scope, by = %caller.username(), sessions = ended, "sessions ended");
+    Ok(ended)
+}
+
 fn api_token_entry(record: TokenRecord) -> ApiTokenEntry {
     let claim = record.datasets.unwrap_or_default();
     let datasets = match DatasetGrants::parse_claim(&claim) {

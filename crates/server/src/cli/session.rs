@@ -26,8 +26,19 @@ pub enum SessionCommand {
         #[arg(long, value_name = "USER")]
         user: Option<String>,
     },
-    /// End a login session (its access and refresh tokens die).
-    Revoke { id: String },
+    /// End a login session (its access and refresh tokens die), every
+    /// session of one user (--user), or every session (--all). API tokens
+    /// stay: see `token revoke`.
+    Revoke {
+        #[arg(required_unless_present_any = ["user", "all"], conflicts_with_all = ["user", "all"])]
+        id: Option<String>,
+        /// Every session of this user.
+        #[arg(long, value_name = "USER", conflicts_with = "all")]
+        user: Option<String>,
+        /// Every session of every user (everyone logs in again).
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -73,10 +84,20 @@ pub fn execute_sessions(args: SessionArgs) -> anyhow::Result<()> {
             answer(&admin, json!(value), || sessions_table(&list));
             Ok(())
         }
-        SessionCommand::Revoke { id } => {
+        SessionCommand::Revoke { id: Some(id), .. } => {
             let owner = sessions::revoke_session(admin.db(), OPERATOR, &id).map_err(fail)?;
             let value = json!({"id": id, "username": owner, "revoked": true});
             answer(&admin, value, || format!("Session {id} of {owner} revoked"));
+            Ok(())
+        }
+        SessionCommand::Revoke { id: None, user, .. } => {
+            let ended = sessions::revoke_sessions_of(admin.db(), OPERATOR, user.as_deref())
+                .map_err(fail)?;
+            let whose = user.clone().unwrap_or_else(|| "every user".into());
+            let value = json!({"username": user, "sessions_ended": ended});
+            answer(&admin, value, || {
+                format!("{ended} session(s) of {whose} ended")
+            });
             Ok(())
         }
     }

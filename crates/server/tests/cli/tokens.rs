@@ -102,3 +102,30 @@ async fn api_tokens_are_listed_and_revoked() {
     assert_eq!(server.validation(token).await, 401);
     assert_eq!(server.validation(&made.alice[0].access).await, 200);
 }
+
+#[tokio::test]
+async fn every_session_of_a_user_or_of_everyone_is_revoked_api_tokens_stay() {
+    let cli = Cli::new();
+    let made = history(&cli).await;
+    cli.fails(
+        &["session", "revoke", "--user", "nobody"],
+        "User 'nobody' does not exist",
+    );
+    let out = cli.ok(&["session", "revoke", "--user", "alice"]);
+    assert_eq!(out.trim(), "2 session(s) of alice ended");
+    assert_eq!(ids(&cli.json(&["session", "list"])).len(), 1, "bob's stays");
+    let all = cli.json(&["session", "revoke", "--all"]);
+    assert_eq!(all["sessions_ended"], 1, "{all}");
+    assert!(ids(&cli.json(&["session", "list"])).is_empty());
+    assert_eq!(
+        ids(&cli.json(&["token", "list"])).len(),
+        1,
+        "the API token stays"
+    );
+
+    let server = Server::start(cli.path(), &[]);
+    for pair in made.alice.iter().chain([&made.bob]) {
+        assert_eq!(server.validation(&pair.access).await, 401);
+    }
+    assert_eq!(server.validation(&made.api.0).await, 200);
+}
