@@ -26,6 +26,9 @@ pub const SESSIONS_FILE: &str = "sessions.sqlite3";
 pub struct Database {
     pub db: Arc<AuthDb>,
     pub root: PathBuf,
+    /// Where the signing key, the sessions and the audit log live
+    /// (`--state-dir`, default `<root>/.plantdb-auth`).
+    pub state_dir: PathBuf,
     /// The shared audit trail with `--store postgres://...`; `None`: the
     /// audit log file in the database directory.
     pub audit: Option<PgAuditLog>,
@@ -73,14 +76,13 @@ fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
     }
 }
 
-fn fsdb_stores(root: &Path) -> anyhow::Result<Stores> {
+fn fsdb_stores(root: &Path, state_dir: &Path) -> anyhow::Result<Stores> {
     let fsdb = Fsdb::open(root)?;
-    let state_dir = fsdb.state_dir();
     Ok(Stores {
         users: fsdb.users.clone(),
         groups: fsdb.groups.clone(),
         sessions: Arc::new(SqliteSessionStore::open(&state_dir.join(SESSIONS_FILE))?),
-        key: signing_key(&state_dir)?,
+        key: signing_key(state_dir)?,
         fsdb: Some(fsdb),
         audit: None,
     })
@@ -113,11 +115,47 @@ pub fn hash_params(args: &ServeArgs) -> HashParams {
     }
 }
 
+/// `--state-dir`, created private (0700) if missing; default
+/// `<root>/.plantdb-auth`. Another directory may not lie inside the
+/// database, where the data routes' directory walks would meet it.
+pub fn state_dir(root: &Path, args: &ServeArgs) -> anyhow::Result<PathBuf> {
+    let default = root.join(fsdb::STATE_DIR);
+    let Some(dir) = &args.state_dir else {
+        return Ok(default);
+    };
+    let dir = if dir.is_absolute() {
+        dir.clone()
+    } else {
+        std::env::current_dir()?.join(dir)
+    };
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot create the state directory {} (--state-dir): check its parent's permissions",
+            dir.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let canonical = dir.canonicalize()?;
+    let root_canonical = root.canonicalize()?;
+    anyhow::ensure!(
+        canonical == root_canonical.join(fsdb::STATE_DIR) || !canonical.starts_with(&root_canonical),
+        "--state-dir {} lies inside the database {}: choose a directory outside it (e.g. /var/lib/plantdb-auth)",
+        canonical.display(),
+        root_canonical.display()
+    );
+    Ok(canonical)
+}
+
 /// Opens the database at `root` with the given settings.
 pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
+    let state_dir = state_dir(root, args)?;
     let stores = match &args.store {
         Some(url) => postgres_stores(url)?,
-        None => fsdb_stores(root)?,
+        None => fsdb_stores(root, &state_dir)?,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let session_config = SessionConfig {
@@ -155,6 +193,7 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
     Ok(Database {
         db: Arc::new(db),
         root: root.to_path_buf(),
+        state_dir,
         audit: stores.audit,
         _fsdb: stores.fsdb,
     })

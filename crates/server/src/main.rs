@@ -80,8 +80,7 @@ async fn serve(args: plantdb_auth::settings::ServeArgs) -> anyhow::Result<()> {
             audit.attach_recorder(audit_config.limits, move |event| shared.record(event))
         }
         None => {
-            let state_dir = app.root.join(plantdb_auth_core::store::fsdb::STATE_DIR);
-            if let Err(e) = audit.attach(&state_dir, audit_config) {
+            if let Err(e) = audit.attach(&app.state_dir, audit_config) {
                 tracing::warn!(error = %e, "the audit log cannot be written; audit events go to the console only");
             }
         }

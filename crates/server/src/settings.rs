@@ -17,6 +17,11 @@ pub struct ServeArgs {
     /// missing or empty. Default: $XDG_DATA_HOME/plantdb-auth/db (or ~/.local/share/...).
     #[arg(long, env = "ROMI_DB", visible_alias = "db-path")]
     pub db: Option<PathBuf>,
+    /// Where the signing key, the sessions and the audit log are kept
+    /// (created, mode 0700; outside the database). Default:
+    /// <db>/.plantdb-auth. The database's write lock stays there.
+    #[arg(long, env = "PLANTDB_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Where users, groups and sessions live. Absent: the FSDB files and SQLite
     /// under --db. postgres://user:password@host:port/database: PostgreSQL,
     /// shared by several instances (--db then only holds the scans).

@@ -27,6 +27,8 @@ pub struct App {
     limits: ConnectionLimits,
     pub url: String,
     pub root: std::path::PathBuf,
+    /// Key, sessions and audit log (`--state-dir`).
+    pub state_dir: std::path::PathBuf,
     /// Installed before the startup line is printed, so that a signal
     /// arriving right after it still shuts down cleanly.
     shutdown: ShutdownSignal,
@@ -165,6 +167,7 @@ pub async fn build(mut args: ServeArgs) -> anyhow::Result<App> {
         limits: connection_limits(&args),
         url: format!("http://{local}{}", prefix.trim_end_matches('/')),
         root: database.root.clone(),
+        state_dir: database.state_dir.clone(),
         _database: database,
         _tempdir: tempdir,
     })

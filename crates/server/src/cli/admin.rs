@@ -46,6 +46,9 @@ pub struct DbArgs {
         global = true
     )]
     pub store: Option<String>,
+    /// The server's --state-dir (signing key, sessions, audit log).
+    #[arg(long, env = "PLANTDB_STATE_DIR", value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
     /// Print JSON (for scripts) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -74,6 +77,7 @@ impl Admin {
             .serve;
         serve.db = Some(root.clone());
         serve.store = args.store.clone();
+        serve.state_dir = args.state_dir.clone();
         serve.resolve_secrets()?;
         serve.validate()?;
         if serve.store.is_none() && !fsdb::is_fsdb_root(&root) {
@@ -84,7 +88,7 @@ impl Admin {
         }
         let audit = telemetry::init(&log_level(), false);
         let database = database::open(&root, &serve).map_err(|e| in_use(e, &root))?;
-        let state_dir = root.join(fsdb::STATE_DIR);
+        let state_dir = database.state_dir.clone();
         if state_dir.is_dir() {
             if let Err(e) = audit.attach(&state_dir, audit::Rotation::default()) {
                 tracing::warn!(error = %e, "the audit log cannot be written");

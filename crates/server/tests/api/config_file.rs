@@ -101,3 +101,57 @@ async fn serve_reads_the_file_named_by_plantdb_config() {
         .await;
     reply.expect_status(200);
 }
+
+/// `--state-dir`: the signing key, the sessions and the audit log live
+/// there (sessions survive a restart through it); the database keeps only
+/// its write lock; a state directory inside the database is refused.
+#[tokio::test]
+async fn the_state_directory_holds_key_sessions_and_audit_log() {
+    let db = new_db_dir();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().join("state");
+    let start = || {
+        TestApp::spawn(
+            &[
+                "--no-rate-limits",
+                "--db",
+                db.path().to_str().unwrap(),
+                "--state-dir",
+                state_dir.to_str().unwrap(),
+            ],
+            &[("PLANTDB_ADMIN_PASSWORD", crate::helpers::ADMIN_PW)],
+        )
+    };
+    let app = start();
+    let (access, _) = app.login("admin", crate::helpers::ADMIN_PW).await;
+    app.kill();
+    for file in ["jwt.key", "sessions.sqlite3", "audit.log"] {
+        assert!(
+            state_dir.join(file).is_file(),
+            "{file} is not in the state directory"
+        );
+        assert!(
+            !db.path().join(".plantdb-auth").join(file).exists(),
+            "{file} was written into the database"
+        );
+    }
+    let again = start();
+    again
+        .validate(crate::helpers::Gen::Current, &access)
+        .await
+        .expect_status(200);
+    again.kill();
+
+    let inside = db.path().join("state");
+    let out = Command::new(BIN)
+        .args(["serve", "--port", "0", "--db", db.path().to_str().unwrap()])
+        .args(["--state-dir", inside.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        why.contains("--state-dir") && why.contains("inside the database"),
+        "{why}"
+    );
+}
