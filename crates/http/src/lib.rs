@@ -1,6 +1,7 @@
 //! plantdb-auth-http: the PlantDB-compatible HTTP adapter (axum) over the
 //! service layer. `router(state)` gives the whole API, both generations.
 
+pub mod access_log;
 pub mod error;
 pub mod extract;
 pub mod hash_pool;

@@ -97,8 +97,11 @@ fn assign(request: &mut Request) -> HeaderValue {
 
 /// Adds [`Observe`] around a service (each route, via `Router::layer`,
 /// where the matched route is known).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ObserveLayer;
+#[derive(Debug, Clone, Default)]
+pub struct ObserveLayer {
+    /// `--access-log`, if on.
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
+}
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
@@ -107,6 +110,7 @@ impl<S> Layer<S> for ObserveLayer {
         Observe {
             inner,
             metrics: Arc::default(),
+            access_log: self.access_log.clone(),
         }
     }
 }
@@ -117,6 +121,7 @@ impl<S> Layer<S> for ObserveLayer {
 pub struct Observe<S> {
     inner: S,
     metrics: Arc<RouteMetrics>,
+    access_log: Option<Arc<crate::access_log::AccessLog>>,
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -140,6 +145,13 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
         let metrics = Arc::clone(&self.metrics);
+        let access = self.access_log.clone().map(|log| {
+            let client = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            (log, client, request.uri().path().to_string())
+        });
         let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or_default());
         // Entered while the handler runs (each poll), not around this call:
         // axum's futures do their work when polled.
@@ -147,6 +159,18 @@ where
         Box::pin(async move {
             let mut response = future.await?;
             metrics.record(route.as_ref(), &method, response.status(), start.elapsed());
+            if let Some((log, client, path)) = access {
+                log.record(&crate::access_log::Entry {
+                    request_id: id.to_str().unwrap_or_default(),
+                    client,
+                    method: method.as_str(),
+                    path: &path,
+                    route: route.as_ref().map(MatchedPath::as_str),
+                    status: response.status().as_u16(),
+                    duration: start.elapsed(),
+                    bytes: axum::body::HttpBody::size_hint(response.body()).exact(),
+                });
+            }
             response.headers_mut().insert(X_REQUEST_ID.clone(), id);
             Ok(response)
         })

@@ -143,6 +143,8 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(cors(&state.config.cors_origins))
-        .layer(crate::request_id::ObserveLayer)
+        .layer(crate::request_id::ObserveLayer {
+            access_log: state.config.access_log.clone(),
+        })
         .with_state(state)
 }

@@ -39,6 +39,8 @@ pub struct HttpConfig {
     pub upload_stall_timeout: std::time::Duration,
     /// Who may scrape `/metrics` on the main listener.
     pub metrics_access: crate::metrics::MetricsAccess,
+    /// `--access-log`: a JSON line per request, if on.
+    pub access_log: Option<Arc<crate::access_log::AccessLog>>,
 }
 
 impl Default for HttpConfig {
@@ -59,6 +61,7 @@ impl Default for HttpConfig {
             max_archive_expanded_size: 32 << 30,
             upload_stall_timeout: std::time::Duration::from_secs(60),
             metrics_access: Default::default(),
+            access_log: None,
         }
     }
 }

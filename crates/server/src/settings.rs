@@ -68,6 +68,11 @@ pub struct ServeArgs {
     /// Write logs as JSON lines.
     #[arg(long, env = "PLANTDB_LOG_JSON")]
     pub log_json: bool,
+    /// Write an access log: one JSON line per request (time, request id,
+    /// client, method, path, route, status, duration, size) appended to
+    /// this file, or `-` for standard output. Off by default.
+    #[arg(long, env = "PLANTDB_ACCESS_LOG", value_name = "FILE|-")]
+    pub access_log: Option<PathBuf>,
     /// Size at which the audit log is rotated, in bytes (at least 16384).
     #[arg(long, env = "PLANTDB_AUDIT_MAX_BYTES", default_value_t = 10 << 20)]
     pub audit_max_bytes: u64,

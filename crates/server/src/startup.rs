@@ -67,6 +67,17 @@ fn http_config(args: &ServeArgs) -> anyhow::Result<HttpConfig> {
             .max_archive_expanded_size
             .unwrap_or(args.max_upload_size.saturating_mul(4)),
         upload_stall_timeout: Duration::from_secs(args.upload_stall_timeout.max(1)),
+        access_log: match &args.access_log {
+            Some(target) => Some(
+                plantdb_auth_http::access_log::AccessLog::open(target).with_context(|| {
+                    format!(
+                        "cannot open the access log {} (--access-log): check the path and its permissions",
+                        target.display()
+                    )
+                })?,
+            ),
+            None => None,
+        },
         metrics_access: if args.metrics_listen.is_some() {
             MetricsAccess::Elsewhere
         } else {

@@ -9,6 +9,7 @@ mod support;
 #[macro_use]
 mod helpers;
 
+mod access_log;
 mod api_token;
 mod bad_input;
 mod config_file;

@@ -58,6 +58,8 @@ pub const SERVER_ENV: &[&str] = &[
     "PLANTDB_METRICS_TOKEN",
     "PLANTDB_METRICS_TOKEN_FILE",
     "PLANTDB_CONFIG",
+    "PLANTDB_ACCESS_LOG",
+    "PLANTDB_STATE_DIR",
 ];
 
 const LISTENING: &str = "listening on ";
