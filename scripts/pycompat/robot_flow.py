@@ -29,7 +29,7 @@ login(U, P): what a pipeline running next to the server does) and checks:
 plantdb-commons 0.17 cannot connect() to a database holding a timelapse container (the
 `Scan()` constructor calls `timelapse_exists()`, decorated with `require_connected_db`, before
 connect() has set `is_connected`): as the Python server does on /refresh, `is_connected` is set
-before connect() (README "Data-API facts").
+before connect() (docs/api.md, "Data-API facts").
 
 Exit 0 when everything matches, 1 on any mismatch (one `FAIL:` line each), 2 on a set-up error.
 Needs the venv of scripts/python-env.sh (plantdb-commons, plantdb-client, Pillow, numpy).
@@ -235,7 +235,7 @@ def main(argv=None):
           f"({total / 1e6 / dt_files:.1f} MB/s); whole robot flow {dt_up:.2f} s")
 
     # files.json as the server left it (plantdb-server 0.17 rewrites it with open("w") + json.dump
-    # under a per-FILE lock only: concurrent create_file calls can leave a torn file, see README)
+    # under a per-FILE lock only: concurrent create_file calls can leave a torn file, see docs/api.md)
     fj_path = a.db / scan_id / "files.json"
     try:
         json.loads(fj_path.read_text())

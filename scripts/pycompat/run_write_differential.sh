@@ -79,7 +79,7 @@ wait_health() { # url pid log
 }
 
 # plantdb-server 0.17.0 cannot START on a database holding a timelapse container (see
-# README "Data-API facts"): hide the containers at start-up, put them back, GET /refresh.
+# docs/api.md, "Data-API facts"): hide the containers at start-up, put them back, GET /refresh.
 start_python() { # db name -> sets py_url
     local db="$1" name="$2" port log tl hidden=()
     port="$(free_port)"

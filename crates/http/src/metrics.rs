@@ -253,7 +253,7 @@ pub async fn guarded(State(state): State<AppState>, request: axum::extract::Requ
     };
     if !allowed {
         return crate::error::ApiError::not_found(
-            "Not found: no such endpoint. See the README for the list of routes",
+            "Not found: no such endpoint. docs/api.md and /api/v1/openapi.json list the routes",
         )
         .into_response();
     }

@@ -79,7 +79,9 @@ fn generation(state: &AppState, gen: Generation) -> Router<AppState> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("Not found: no such endpoint. See the README for the list of routes")
+    ApiError::not_found(
+        "Not found: no such endpoint. docs/api.md and /api/v1/openapi.json list the routes",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {

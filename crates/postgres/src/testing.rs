@@ -16,7 +16,7 @@ pub fn test_url(test: &str) -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             eprintln!(
-                "{test}: skipped: set {TEST_URL_VAR}=postgres://... (see README: running several instances)"
+                "{test}: skipped: set {TEST_URL_VAR}=postgres://... (see docs/operations.md: running several instances)"
             );
             None
         }

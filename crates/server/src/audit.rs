@@ -8,7 +8,7 @@
 //! A flood must not erase the trail: string values are bounded and escaped
 //! (`sanitize`), and refusals, which anyone can cause, are rate-limited per
 //! client with what is held back counted in `suppressed` lines (`limiter`).
-//! The README's audit log section states the retention this gives.
+//! docs/security.md ('Audit log') states the retention this gives.
 
 mod limiter;
 mod sanitize;

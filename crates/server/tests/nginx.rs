@@ -1,6 +1,6 @@
 //! A real nginx asks `/api/v1/authz/verify` before every request
 //! (`auth_request`), reporting the original method and URI: the
-//! configuration the README shows, proven. nginx serves the database's
+//! configuration docs/api.md shows, proven. nginx serves the database's
 //! files itself under `/files/` and proxies everything else to our data
 //! API; the verification decides per method and path, as the data API
 //! would. Skipped (and passing) where nginx is not installed; `.ci/run`
@@ -20,7 +20,7 @@ mod support;
 
 use support::server::{new_db_dir, ServeCommand, ServerProcess};
 
-/// The README's `server` block body: `{db}` (the database directory) and
+/// docs/api.md's `server` block body: `{db}` (the database directory) and
 /// `{auth}` (our `host:port`) are filled in.
 const PROTECTED: &str = r#"
         # The scans' files, served by nginx itself.

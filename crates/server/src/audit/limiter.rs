@@ -33,7 +33,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 type Fields = Map<String, Value>;
 
-/// How many refusals are written; see the README's audit log section.
+/// How many refusals are written; see docs/security.md, 'Audit log'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefusalLimits {
     /// Refusals of one client written in a row...

@@ -22,8 +22,8 @@ use crate::{audit, telemetry};
 /// How the CLI authenticates to the service layer.
 pub const OPERATOR: Credentials<'static> = Credentials::Operator;
 
-/// Where the README explains the alternative to the CLI.
-const README_HINT: &str = "see README 'Administration'";
+/// Where the docs explain the alternative to the CLI.
+const README_HINT: &str = "see docs/operations.md, 'Administration'";
 
 /// Options of every admin command.
 #[derive(Debug, Clone, Args)]

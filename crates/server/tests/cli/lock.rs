@@ -16,7 +16,7 @@ async fn every_command_is_refused_while_a_server_holds_the_database() {
     let lock = cli.path().join(".plantdb-auth").join("lock");
     let pid = std::fs::read_to_string(lock).unwrap().trim().to_string();
     let expected = format!(
-        "error: the database at {} is in use by a running plantdb-auth server (pid {pid}): stop it first, or use the HTTP API (see README 'Administration')",
+        "error: the database at {} is in use by a running plantdb-auth server (pid {pid}): stop it first, or use the HTTP API (see docs/operations.md, 'Administration')",
         cli.path().display()
     );
     let commands: [&[&str]; 6] = [

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::server::{ServeCommand, ServerProcess, BIN};
 
 pub const ADMIN_PW: &str = "Adm1n-Pa55-for-pg-tests";
-/// The consistency bound the README promises, plus scheduling slack.
+/// The consistency bound docs/operations.md promises, plus scheduling slack.
 pub const BOUND: Duration = Duration::from_millis(1500);
 
 pub fn bin() -> &'static str {

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Black-box security tests against the real `plantdb-auth` binary: forged
 //! tokens, hostile headers and bodies, enumeration, lockout and rate limits,
-//! concurrency and crash safety. README-fragment.md maps each protection to
+//! concurrency and crash safety. docs/security.md maps each protection to
 //! its test. Every server is a child process with a known signing key
 //! (`JWT_SECRET_KEY`), so tests can forge tokens exactly as the server signs.
 

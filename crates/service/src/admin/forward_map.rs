@@ -221,7 +221,7 @@ fn is_auth_route(path: &[&str]) -> bool {
     )
 }
 
-/// The route table (README "Forward authentication"). `None`: unmapped.
+/// The route table (docs/api.md, "Forward authentication"). `None`: unmapped.
 fn route(path: &[&str], method: Method) -> Option<Target> {
     let read = method.is_read();
     let on_scan = |id: &str| {
