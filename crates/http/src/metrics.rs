@@ -400,12 +400,17 @@ mod tests {
         use crate::test_support::app;
 
         async fn call(app: &axum::Router, method: &str, uri: &str) -> axum::response::Response {
-            let request = Request::builder()
+            let mut request = Request::builder()
                 .method(method)
                 .uri(uri)
                 .header("x-request-id", "client-id-1")
                 .body(Body::empty())
                 .unwrap();
+            // As the server's connection loop does: a local client.
+            let local = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(local));
             app.clone().oneshot(request).await.unwrap()
         }
 

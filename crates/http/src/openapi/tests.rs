@@ -51,11 +51,16 @@ const PROBED: [Method; 5] = [
 ];
 
 async fn call(app: &axum::Router, method: Method, uri: &str) -> (u16, Value) {
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(uri)
         .body(Body::empty())
         .unwrap();
+    // As the server's connection loop does: a local client.
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(local));
     let answer = app.clone().oneshot(request).await.unwrap();
     let status = answer.status().as_u16();
     let bytes = to_bytes(answer.into_body(), 1 << 22).await.unwrap();

@@ -90,6 +90,7 @@ pub async fn username_exists(
         (status = 401, response = doc::LoginUnauthorized),
         (status = 413, response = doc::PayloadTooLarge),
         (status = 429, response = doc::RateLimited),
+        (status = 503, response = doc::Busy),
     )
 )]
 pub async fn login(
@@ -291,7 +292,9 @@ pub async fn token_refresh(
         (status = 200, description = "API Token generated successfully", body = doc::ApiTokenCreated),
         (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
+        (status = 409, response = doc::Conflict),
         (status = 413, response = doc::PayloadTooLarge),
+        (status = 429, response = doc::RateLimited),
     )
 )]
 pub async fn create_api_token(
