@@ -8,4 +8,5 @@ pub mod secrets;
 pub mod serve;
 pub mod settings;
 pub mod startup;
+pub mod systemd;
 pub mod telemetry;

@@ -58,6 +58,21 @@ async fn main() -> std::process::ExitCode {
         Command::Session(args) => admin::run(move || session::execute_sessions(args)).await,
         Command::Token(args) => admin::run(move || session::execute_tokens(args)).await,
         Command::Healthcheck(args) => plantdb_auth::cli::healthcheck::execute(args).await,
+        // Written to a buffer first: the generators panic on a closed pipe.
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "plantdb-auth", &mut script);
+            admin::print(&String::from_utf8_lossy(&script));
+            Ok(())
+        }
+        Command::Manpage => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map(|()| admin::print(&String::from_utf8_lossy(&page)))
+                .map_err(anyhow::Error::from)
+        }
         Command::Config(config) => match config.command {
             ConfigCommand::Check(args) => config_check(*args, &matches, file.as_deref()),
         },
@@ -91,6 +106,7 @@ async fn serve(args: plantdb_auth::settings::ServeArgs) -> anyhow::Result<()> {
         app.root.display()
     );
     tracing::info!(url = %app.url, database = %app.root.display(), "started");
+    plantdb_auth::systemd::notify("READY=1");
     let stopped = app.run_until_stopped().await;
     audit.flush();
     stopped

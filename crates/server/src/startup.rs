@@ -271,5 +271,6 @@ impl ShutdownSignal {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown requested: finishing in-flight requests");
+        crate::systemd::notify("STOPPING=1");
     }
 }

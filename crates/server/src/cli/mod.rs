@@ -45,6 +45,13 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Check a configuration.
     Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `plantdb-auth manpage | man -l -`.
+    Manpage,
 }
 
 #[derive(Debug, clap::Args)]
