@@ -99,3 +99,28 @@ fn a_rehash_on_login_never_undoes_a_reset() {
         t.login(&name, &new_pw);
     }
 }
+
+#[test]
+fn a_login_racing_a_deactivation_leaves_no_session() {
+    use plantdb_auth_service::admin::{update_user, UserPatch};
+    let t = TestDb::new();
+    let admin = t.admin_token();
+    for round in 0..20 {
+        let name = format!("dan{round}");
+        t.add_user(&name, GOOD_PASSWORD, &[Role::Reader]);
+        let patch: UserPatch =
+            serde_json::from_value(serde_json::json!({"is_active": false})).unwrap();
+        let (login, off) = std::thread::scope(|s| {
+            let login = s.spawn(|| authenticate_user(&t.db, &name, GOOD_PASSWORD));
+            let off = s.spawn(|| update_user(&t.db, Some(admin.as_str()), &name, &patch));
+            (login.join().unwrap(), off.join().unwrap())
+        });
+        off.unwrap();
+        if let Ok(result) = login {
+            assert!(
+                validate_token(&t.db, Some(&result.tokens.access_token)).is_err(),
+                "round {round}: a session survived the deactivation"
+            );
+        }
+    }
+}
