@@ -9,7 +9,8 @@ use anyhow::Context;
 use plantdb_auth_core::clock::{Clock, SystemClock};
 use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
 use plantdb_auth_core::session::{
-    SessionConfig, SessionManager, SessionStore, SigningKey, SqliteSessionStore,
+    load_retired, RetiredKey, SessionConfig, SessionManager, SessionStore, SigningKey,
+    SqliteSessionStore,
 };
 use plantdb_auth_core::store::fsdb::{self, Fsdb};
 use plantdb_auth_core::store::{GroupStore, LockoutPolicy, UserStore};
@@ -20,6 +21,8 @@ use crate::settings::ServeArgs;
 
 pub const KEY_FILE: &str = "jwt.key";
 pub const SESSIONS_FILE: &str = "sessions.sqlite3";
+/// The key a `key rotate` retired, with the time it stops verifying.
+pub const RETIRED_KEY_FILE: &str = "jwt.key.retired";
 
 /// An open database; the FSDB handle (absent with PostgreSQL, where
 /// several instances share the database) holds the write lock while alive.
@@ -41,6 +44,8 @@ struct Stores {
     groups: Arc<dyn GroupStore>,
     sessions: Arc<dyn SessionStore>,
     key: SigningKey,
+    /// A key `key rotate` retired that still verifies (FSDB, key file only).
+    retired: Option<RetiredKey>,
     fsdb: Option<Fsdb>,
     audit: Option<PgAuditLog>,
 }
@@ -76,6 +81,16 @@ fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
     }
 }
 
+/// The key `key rotate` retired, while it still verifies; none when the
+/// key comes from `JWT_SECRET_KEY`.
+fn retired_key(state_dir: &Path) -> anyhow::Result<Option<RetiredKey>> {
+    if secret_from_env()?.is_some() {
+        return Ok(None);
+    }
+    let now = chrono::Utc::now().timestamp();
+    Ok(load_retired(&state_dir.join(RETIRED_KEY_FILE))?.filter(|r| r.retire_at > now))
+}
+
 fn fsdb_stores(root: &Path, state_dir: &Path) -> anyhow::Result<Stores> {
     let fsdb = Fsdb::open(root)?;
     Ok(Stores {
@@ -83,6 +98,7 @@ fn fsdb_stores(root: &Path, state_dir: &Path) -> anyhow::Result<Stores> {
         groups: fsdb.groups.clone(),
         sessions: Arc::new(SqliteSessionStore::open(&state_dir.join(SESSIONS_FILE))?),
         key: signing_key(state_dir)?,
+        retired: retired_key(state_dir)?,
         fsdb: Some(fsdb),
         audit: None,
     })
@@ -102,6 +118,7 @@ fn postgres_stores(url: &str) -> anyhow::Result<Stores> {
         groups: pg.groups.clone(),
         sessions: pg.sessions.clone(),
         key,
+        retired: None,
         fsdb: None,
         audit: Some(pg.audit_log()),
     })
@@ -165,8 +182,11 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         leeway: 2,
         max_shared_sessions: args.max_guest_sessions,
     };
-    let sessions =
+    let mut sessions =
         SessionManager::new(&stores.key, stores.sessions, clock.clone(), session_config)?;
+    if let Some(retired) = &stores.retired {
+        sessions = sessions.with_retired_key(retired);
+    }
     let hasher =
         PasswordHasher::new(hash_params(args)).context("invalid Argon2 settings (--argon2-*)")?;
     let db = AuthDb {

@@ -57,6 +57,7 @@ async fn main() -> std::process::ExitCode {
         Command::Group(args) => admin::run(move || group::execute(args)).await,
         Command::Session(args) => admin::run(move || session::execute_sessions(args)).await,
         Command::Token(args) => admin::run(move || session::execute_tokens(args)).await,
+        Command::Key(args) => admin::run(move || plantdb_auth::cli::key::execute(args)).await,
         Command::Healthcheck(args) => plantdb_auth::cli::healthcheck::execute(args).await,
         // Written to a buffer first: the generators panic on a closed pipe.
         Command::Completions { shell } => {

@@ -93,6 +93,90 @@ impl SigningKey {
     }
 }
 
+/// A key retired by a rotation: it still verifies (never signs) tokens
+/// until `retire_at` (Unix seconds), so that tokens issued before the
+/// rotation live out their lifetime.
+#[derive(Clone)]
+pub struct RetiredKey {
+    pub key: SigningKey,
+    pub retire_at: i64,
+}
+
+impl std::fmt::Debug for RetiredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetiredKey")
+            .field("retire_at", &self.retire_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The retired key kept at `path` (`<128 hex digits> <retire_at>`), if any.
+pub fn load_retired(path: &Path) -> Result<Option<RetiredKey>, KeyError> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: shown,
+                source,
+            }
+            .into())
+        }
+    };
+    let mut parts = text.split_whitespace();
+    let key = parts.next().and_then(parse_hex_key);
+    let retire_at = parts.next().and_then(|t| t.parse::<i64>().ok());
+    match (key, retire_at) {
+        (Some(key), Some(retire_at)) => Ok(Some(RetiredKey {
+            key: SigningKey(key),
+            retire_at,
+        })),
+        _ => Err(KeyError::BadFile {
+            path: shown,
+            reason: "expected 128 hexadecimal digits and a Unix time".into(),
+        }),
+    }
+}
+
+/// Rotates the key file `key_path`: the current key is kept at
+/// `retired_path` until `retire_at`, a new random key replaces it. Both
+/// files are replaced atomically (a crash leaves the old or the new one)
+/// and readable by the owner only. Returns the new key.
+pub fn rotate_key_file(
+    key_path: &Path,
+    retired_path: &Path,
+    retire_at: i64,
+) -> Result<SigningKey, KeyError> {
+    let current = SigningKey::load_or_create(key_path)?;
+    let retired = format!("{} {retire_at}\n", hex::encode(current.0));
+    replace_private(retired_path, retired.as_bytes())?;
+    let next = SigningKey::random();
+    replace_private(key_path, hex::encode(next.0).as_bytes())?;
+    Ok(next)
+}
+
+/// Writes a temporary file (mode 0600) beside `path`, syncs it, renames it
+/// over `path` and syncs the directory.
+fn replace_private(path: &Path, content: &[u8]) -> Result<(), KeyError> {
+    let io = |source: std::io::Error| -> KeyError {
+        StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+        .into()
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::io::Write::write_all(&mut file, content).map_err(io)?;
+    file.as_file().sync_all().map_err(io)?;
+    file.persist(path).map_err(|e| io(e.error))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 fn parse_hex_key(text: &str) -> Option<[u8; KEY_LEN]> {
     if text.len() != KEY_LEN * 2 {
         return None;

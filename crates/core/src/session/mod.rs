@@ -11,7 +11,7 @@ mod token_map;
 
 pub use claims::{Claims, TokenKind, AUDIENCE, ISSUER};
 pub use error::{SessionError, TokenError};
-pub use keys::{KeyError, SigningKey, KEY_LEN};
+pub use keys::{load_retired, rotate_key_file, KeyError, RetiredKey, SigningKey, KEY_LEN};
 pub use manager::{
     new_token_id, Cap, SessionConfig, SessionInfo, SessionManager, TokenPair, Verified,
     KEPT_ROTATED, MAX_TOKEN_LEN,

@@ -103,6 +103,11 @@ impl Admin {
     pub fn db(&self) -> &AuthDb {
         &self.database.db
     }
+
+    /// Where the signing key, the sessions and the audit log live.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.database.state_dir
+    }
 }
 
 /// Warnings only: stdout is the command's answer, stderr its problems.

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod demo;
 pub mod group;
 pub mod healthcheck;
+pub mod key;
 pub mod migrate;
 mod password;
 pub mod session;
@@ -41,6 +42,8 @@ pub enum Command {
     Session(session::SessionArgs),
     /// List or revoke API tokens.
     Token(session::TokenArgs),
+    /// Rotate the token signing key.
+    Key(key::KeyArgs),
     /// Ask a running server whether it is ready (exit 0) or not (exit 1): for probes.
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Check a configuration.

@@ -129,3 +129,41 @@ async fn every_session_of_a_user_or_of_everyone_is_revoked_api_tokens_stay() {
     }
     assert_eq!(server.validation(&made.api.0).await, 200);
 }
+
+#[tokio::test]
+async fn a_rotated_key_verifies_old_tokens_for_the_grace_only() {
+    let cli = Cli::new();
+    cli.add_user("alice", &[]);
+    let server = Server::start(cli.path(), &[]);
+    let old = server.login("alice", PW).await;
+    server.stop();
+    let out = cli.ok(&["key", "rotate", "--grace", "3600"]);
+    assert!(out.contains("Signing key rotated"), "{out}");
+    assert!(cli.audit_log().contains(r#""event":"key_rotated""#));
+
+    let server = Server::start(cli.path(), &[]);
+    assert_eq!(
+        server.validation(&old.access).await,
+        200,
+        "inside the grace"
+    );
+    let new = server.login("alice", PW).await;
+    assert_eq!(server.validation(&new.access).await, 200);
+    server.stop();
+
+    cli.fails(&["key", "rotate", "--grace=-1"], "--grace");
+    cli.ok(&["key", "rotate", "--grace", "0"]);
+    let server = Server::start(cli.path(), &[]);
+    assert_eq!(
+        server.validation(&new.access).await,
+        401,
+        "grace 0 ends them"
+    );
+    assert_eq!(
+        server.validation(&old.access).await,
+        401,
+        "two rotations ago"
+    );
+    let fresh = server.login("alice", PW).await;
+    assert_eq!(server.validation(&fresh.access).await, 200);
+}

@@ -92,6 +92,8 @@ pub struct SessionInfo {
 pub struct SessionManager {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The key a rotation retired, and until when it still verifies.
+    retired: Option<(DecodingKey, i64)>,
     validation: Validation,
     store: Arc<dyn SessionStore>,
     /// The tokens, and the lock serializing changes to them.
@@ -154,6 +156,7 @@ impl SessionManager {
         Ok(SessionManager {
             encoding: EncodingKey::from_secret(key.as_bytes()),
             decoding: DecodingKey::from_secret(key.as_bytes()),
+            retired: None,
             validation,
             store,
             shared,
@@ -163,6 +166,16 @@ impl SessionManager {
             logins: AtomicU64::new(1),
             clients: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Also verifies (never signs) tokens of the key a rotation retired,
+    /// until its time is up.
+    pub fn with_retired_key(mut self, retired: &crate::session::RetiredKey) -> Self {
+        self.retired = Some((
+            DecodingKey::from_secret(retired.key.as_bytes()),
+            retired.retire_at,
+        ));
+        self
     }
 
     pub fn config(&self) -> SessionConfig {
@@ -317,8 +330,16 @@ impl SessionManager {
             return Err(TokenError::Malformed("token too long".into()));
         }
         refuse_critical_extensions(token)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(map_jwt_error)?;
+        let data = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => match &self.retired {
+                Some((key, until)) if self.now() < *until => {
+                    jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                }
+                _ => Err(e),
+            },
+            other => other,
+        }
+        .map_err(map_jwt_error)?;
         let claims = data.claims;
         let now = self.now();
         if claims

@@ -1,0 +1,69 @@
+//! `plantdb-auth key rotate`: a new signing key, the old one kept to verify
+//! the tokens it signed for a grace period (so that nobody is logged out by
+//! the rotation unless the grace is 0).
+
+use anyhow::bail;
+use chrono::{SecondsFormat, Utc};
+use clap::{Args, Subcommand};
+use plantdb_auth_core::session::rotate_key_file;
+use serde_json::json;
+
+use super::admin::{answer, Admin, DbArgs};
+use crate::database::{KEY_FILE, RETIRED_KEY_FILE};
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Replace the signing key (server stopped). Tokens signed with the old
+    /// key stay valid for --grace seconds, then end; 0 ends them at once.
+    Rotate {
+        /// Seconds the old key still verifies tokens (default: 30 days,
+        /// the longest API-token lifetime by default).
+        #[arg(long, default_value_t = 2_592_000)]
+        grace: i64,
+    },
+}
+
+pub fn execute(args: KeyArgs) -> anyhow::Result<()> {
+    let KeyCommand::Rotate { grace } = args.command;
+    if grace < 0 {
+        bail!("--grace must be 0 or a positive number of seconds (got {grace})");
+    }
+    if crate::secrets::from_env(crate::secrets::JWT_SECRET_KEY)?.is_some() {
+        bail!(
+            "the signing key comes from JWT_SECRET_KEY: set a new value there instead (tokens of the old key end at once)"
+        );
+    }
+    if args.db.store.is_some() || crate::secrets::from_env(crate::secrets::STORE)?.is_some() {
+        bail!(
+            "with a PostgreSQL store the key is kept in the database, which `key rotate` does not change: set JWT_SECRET_KEY to a new secret on every instance"
+        );
+    }
+    let admin = Admin::open(&args.db)?;
+    let state_dir = admin.state_dir().to_path_buf();
+    let retire_at = Utc::now() + chrono::Duration::seconds(grace);
+    rotate_key_file(
+        &state_dir.join(KEY_FILE),
+        &state_dir.join(RETIRED_KEY_FILE),
+        retire_at.timestamp(),
+    )?;
+    let until = retire_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    tracing::info!(target: "plantdb_auth::audit", event = "key_rotated", by = "operator", old_key_valid_until = %until, "signing key rotated");
+    answer(
+        &admin,
+        json!({"rotated": true, "old_key_valid_until": until}),
+        || {
+            format!(
+                "Signing key rotated; tokens signed with the old key stay valid until {until}. Start the server to use the new key"
+            )
+        },
+    );
+    Ok(())
+}
