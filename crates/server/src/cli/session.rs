@@ -30,7 +30,12 @@ pub enum SessionCommand {
     /// session of one user (--user), or every session (--all). API tokens
     /// stay: see `token revoke`.
     Revoke {
-        #[arg(required_unless_present_any = ["user", "all"], conflicts_with_all = ["user", "all"])]
+        // Ids are URL-safe base64 and may begin with '-'.
+        #[arg(
+            required_unless_present_any = ["user", "all"],
+            conflicts_with_all = ["user", "all"],
+            allow_hyphen_values = true
+        )]
         id: Option<String>,
         /// Every session of this user.
         #[arg(long, value_name = "USER", conflicts_with = "all")]
@@ -58,7 +63,11 @@ pub enum TokenCommand {
         user: Option<String>,
     },
     /// Revoke an API token.
-    Revoke { id: String },
+    Revoke {
+        // Ids are URL-safe base64 and may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 fn iso(t: DateTime<Utc>) -> String {

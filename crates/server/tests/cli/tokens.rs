@@ -167,3 +167,16 @@ async fn a_rotated_key_verifies_old_tokens_for_the_grace_only() {
     let fresh = server.login("alice", PW).await;
     assert_eq!(server.validation(&fresh.access).await, 200);
 }
+
+/// Ids are URL-safe base64: one in 64 begins with '-', which must not be
+/// taken for an option.
+#[tokio::test]
+async fn ids_beginning_with_a_hyphen_are_ids() {
+    let cli = Cli::new();
+    cli.add_user("alice", &[]);
+    cli.fails(&["token", "revoke", "-8HMVHicHmHabGOjl691Xw"], "not found");
+    cli.fails(
+        &["session", "revoke", "-8HMVHicHmHabGOjl691Xw"],
+        "not found",
+    );
+}
