@@ -69,7 +69,18 @@ req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/api/v1/auth/login"
 with urllib.request.urlopen(req, timeout=30) as answer:
     assert "access_token" in json.load(answer)
 PY
+# The admin CLI, as root with the packaged configuration (found in
+# /etc/plantdb-auth), works on the running server through its admin socket.
+[ "$(stat -c %U:%a /var/lib/plantdb-auth/state/admin.sock)" = plantdb:600 ] \
+    || fail "the admin socket is not plantdb's, mode 600"
+/usr/bin/plantdb-auth user list | grep -q '^admin ' \
+    || fail "the admin CLI cannot reach the running server (user list)"
+/usr/bin/plantdb-auth user deactivate guest >/dev/null \
+    || fail "the admin CLI cannot change an account on the running server"
+/usr/bin/plantdb-auth user show guest --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["is_active"] is False' \
+    || fail "the running server did not apply the CLI's change"
 kill -TERM "$pid"; wait "$pid" || true; pid=
+[ ! -e /var/lib/plantdb-auth/state/admin.sock ] || fail "the admin socket is left after the server stopped"
 
 dpkg --purge plantdb-auth >/dev/null || fail "dpkg --purge"
 for f in /usr/bin/plantdb-auth /lib/systemd/system/plantdb-auth.service /etc/plantdb-auth/config.toml; do

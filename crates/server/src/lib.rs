@@ -1,5 +1,6 @@
 //! plantdb-auth: the PlantDB authentication server and its admin CLI.
 
+pub mod admin_socket;
 pub mod audit;
 pub mod cli;
 pub mod config_file;

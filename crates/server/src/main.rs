@@ -1,6 +1,6 @@
 use clap::{CommandFactory, FromArgMatches};
 
-use plantdb_auth::cli::{admin, group, session, user, Cli, Command, ConfigCommand};
+use plantdb_auth::cli::{admin, Cli, Command, ConfigCommand};
 use plantdb_auth::{config_file, startup, telemetry};
 
 /// Parses the command line, with the configuration file's values as the
@@ -53,11 +53,14 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(*args).await,
         Command::Demo(args) => plantdb_auth::cli::demo::execute(args),
         Command::Migrate(args) => plantdb_auth::cli::migrate::execute(args).await,
-        Command::User(args) => admin::run(move || user::execute(args)).await,
-        Command::Group(args) => admin::run(move || group::execute(args)).await,
-        Command::Session(args) => admin::run(move || session::execute_sessions(args)).await,
-        Command::Token(args) => admin::run(move || session::execute_tokens(args)).await,
-        Command::Key(args) => admin::run(move || plantdb_auth::cli::key::execute(args)).await,
+        command @ (Command::User(_)
+        | Command::Group(_)
+        | Command::Session(_)
+        | Command::Token(_)
+        | Command::Key(_)) => {
+            let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            admin::run(move || admin::execute(command, &argv)).await
+        }
         Command::Healthcheck(args) => plantdb_auth::cli::healthcheck::execute(args).await,
         // Written to a buffer first: the generators panic on a closed pipe.
         Command::Completions { shell } => {

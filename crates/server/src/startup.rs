@@ -13,6 +13,7 @@ use plantdb_data::fsdb::IndexSettings;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+use crate::admin_socket::{AdminContext, AdminSocket};
 use crate::database::{self, Database};
 use crate::serve::{BodyRate, ConnectionLimits, Timeouts};
 use crate::settings::{default_db_dir, ServeArgs};
@@ -29,6 +30,8 @@ pub struct App {
     pub root: std::path::PathBuf,
     /// Key, sessions and audit log (`--state-dir`).
     pub state_dir: std::path::PathBuf,
+    /// `<state-dir>/admin.sock`: the admin CLI on the running server.
+    admin_socket: Option<AdminSocket>,
     /// Installed before the startup line is printed, so that a signal
     /// arriving right after it still shuts down cleanly.
     shutdown: ShutdownSignal,
@@ -169,7 +172,9 @@ pub async fn build(mut args: ServeArgs) -> anyhow::Result<App> {
         None => None,
     };
     plantdb_auth_http::process_metrics::mark_start();
+    let admin_socket = AdminSocket::bind(&database.state_dir);
     Ok(App {
+        admin_socket,
         listener,
         metrics_listener,
         state,
@@ -228,6 +233,15 @@ impl App {
                     tracing::error!(error = %e, "the metrics listener stopped");
                 }
             });
+        }
+        if let Some(socket) = self.admin_socket {
+            let context = AdminContext {
+                db: self._database.db.clone(),
+                state_dir: self.state_dir.clone(),
+                shared_store: self._database.audit.is_some(),
+            };
+            tracing::info!(socket = %socket.path().display(), "admin socket ready");
+            tokio::spawn(socket.serve(context));
         }
         let app = router(self.state.clone());
         crate::serve::serve(self.listener, app, self.limits, self.shutdown.received()).await;

@@ -1,34 +1,43 @@
-//! What the admin commands (`user`, `group`, `session`, `token`) share:
-//! opening the database as its local operator, refusing one that a running
-//! server holds, and printing tables or JSON.
+//! What the admin commands (`user`, `group`, `session`, `token`, `key`)
+//! share: finding the database (flags, environment, configuration file),
+//! reaching the running server through its admin socket or else opening the
+//! database as its local operator, and printing tables or JSON.
 //!
 //! The commands call the same service functions as the HTTP API, with
 //! [`Credentials::Operator`] instead of a bearer token: whoever can open the
-//! database directory can already rewrite every file in it, so the CLI acts
-//! with admin rights and no login. Audit events say `by="operator"`.
+//! database directory (or the server's admin socket, mode 0600 in its state
+//! directory) can already rewrite every file in it, so the CLI acts with
+//! admin rights and no login. Audit events say `by="operator"`.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::anyhow;
-use clap::{Args, Parser};
+use anyhow::{anyhow, bail};
+use clap::{Args, CommandFactory, FromArgMatches};
+use parking_lot::Mutex;
 use plantdb_auth_core::store::{fsdb, StoreError};
 use plantdb_auth_service::{AuthDb, AuthError, Credentials};
 
+use super::password::{read_new_password, PasswordSource};
+use super::{Cli, Command};
+use crate::admin_socket::{self, Request};
 use crate::database::{self, Database};
 use crate::settings::{default_db_dir, ServeArgs};
-use crate::{audit, telemetry};
+use crate::{audit, config_file, telemetry};
 
 /// How the CLI authenticates to the service layer.
 pub const OPERATOR: Credentials<'static> = Credentials::Operator;
 
-/// Where the docs explain the alternative to the CLI.
+/// Where the docs explain the alternatives.
 const README_HINT: &str = "see docs/operations.md, 'Administration'";
 
 /// Options of every admin command.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// PlantDB database root, as for `serve` (default: $XDG_DATA_HOME/plantdb-auth/db).
+    /// PlantDB database root, as for `serve` (default: the configuration
+    /// file's `db`, else $XDG_DATA_HOME/plantdb-auth/db).
     #[arg(
         long,
         env = "ROMI_DB",
@@ -46,43 +55,108 @@ pub struct DbArgs {
         global = true
     )]
     pub store: Option<String>,
-    /// The server's --state-dir (signing key, sessions, audit log).
+    /// The server's --state-dir (signing key, sessions, audit log, admin socket).
     #[arg(long, env = "PLANTDB_STATE_DIR", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// The server's configuration file (default: PLANTDB_CONFIG, else
+    /// ~/.config/plantdb-auth/config.toml, else /etc/plantdb-auth/config.toml).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
     /// Print JSON (for scripts) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
 }
 
-/// The settings `serve` would use without flags, environment included, so
-/// that the CLI applies the same password policy and Argon2 parameters.
-#[derive(Debug, Parser)]
-struct ServeDefaults {
-    #[command(flatten)]
+/// The database an admin command is about, and the settings `serve` would
+/// use on it (configuration file and environment), so that the CLI applies
+/// the same password policy and Argon2 parameters as the server.
+pub struct Target {
+    root: PathBuf,
     serve: ServeArgs,
 }
 
-/// An open database, held (locked) until dropped.
+impl Target {
+    /// Flags and environment first, then the configuration file.
+    pub fn resolve(args: &DbArgs) -> anyhow::Result<Target> {
+        let mut serve = serve_settings(args.config.as_deref())?;
+        let root = args
+            .db
+            .clone()
+            .or_else(|| serve.db.clone())
+            .unwrap_or_else(default_db_dir);
+        serve.db = Some(root.clone());
+        if args.store.is_some() {
+            serve.store = args.store.clone();
+        }
+        if args.state_dir.is_some() {
+            serve.state_dir = args.state_dir.clone();
+        }
+        Ok(Target { root, serve })
+    }
+
+    /// Where the server's admin socket would be (nothing is created).
+    pub fn socket_path(&self) -> anyhow::Result<PathBuf> {
+        let state_dir = match &self.serve.state_dir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => std::env::current_dir()?.join(dir),
+            None => self.root.join(fsdb::STATE_DIR),
+        };
+        Ok(state_dir.join(admin_socket::SOCKET_FILE))
+    }
+}
+
+/// `serve`'s settings without flags: the configuration file's values and
+/// the environment's.
+fn serve_settings(config: Option<&Path>) -> anyhow::Result<ServeArgs> {
+    let mut argv: Vec<OsString> = vec!["plantdb-auth".into(), "serve".into()];
+    if let Some(file) = config {
+        argv.push("--config".into());
+        argv.push(file.into());
+    }
+    let (cmd, _) = config_file::apply(Cli::command(), &argv)?;
+    let invalid = |e: clap::Error| {
+        anyhow!(
+            "invalid settings in the environment or the configuration file: {}",
+            e.render().to_string().trim()
+        )
+    };
+    let matches = cmd.try_get_matches_from(&argv).map_err(invalid)?;
+    match Cli::from_arg_matches(&matches).map_err(invalid)?.command {
+        Command::Serve(serve) => Ok(*serve),
+        _ => bail!("internal: the serve settings did not parse as serve"),
+    }
+}
+
+/// An open database, held (locked) until dropped, or the running server's
+/// service when the command came through its admin socket. The command's
+/// answer is collected, then printed (or sent back) when it ends.
 pub struct Admin {
-    database: Database,
+    db: Arc<AuthDb>,
+    state_dir: PathBuf,
+    /// Users, groups and the key are in PostgreSQL (`--store`).
+    shared_store: bool,
     pub json: bool,
+    output: Mutex<String>,
+    /// Set when running inside the server for an admin-socket client.
+    remote: Option<Remote>,
+    _database: Option<Database>,
+}
+
+/// What an admin-socket client sent beside its command line.
+struct Remote {
+    /// The new password the client read at its own terminal or stdin.
+    password: Option<String>,
 }
 
 impl Admin {
-    /// Opens the database named by `args`, or explains why it cannot.
-    pub fn open(args: &DbArgs) -> anyhow::Result<Admin> {
-        let root = args.db.clone().unwrap_or_else(default_db_dir);
-        let mut serve = ServeDefaults::try_parse_from(["plantdb-auth"])
-            .map_err(|e| anyhow!("invalid settings in the environment: {e}"))?
-            .serve;
-        serve.db = Some(root.clone());
-        serve.store = args.store.clone();
-        serve.state_dir = args.state_dir.clone();
+    /// Opens the database named by `target`, or explains why it cannot.
+    pub fn open(target: Target, json: bool) -> anyhow::Result<Admin> {
+        let Target { root, mut serve } = target;
         serve.resolve_secrets()?;
         serve.validate()?;
         if serve.store.is_none() && !fsdb::is_fsdb_root(&root) {
             return Err(anyhow!(
-                "there is no PlantDB database at {}\nhint: name it with --db DIR (or ROMI_DB); `plantdb-auth serve --db DIR` creates one on its first start",
+                "there is no PlantDB database at {}\nhint: name it with --db DIR (or ROMI_DB, or `db` in the configuration file); `plantdb-auth serve --db DIR` creates one on its first start",
                 root.display()
             ));
         }
@@ -95,19 +169,143 @@ impl Admin {
             }
         }
         Ok(Admin {
-            database,
-            json: args.json,
+            db: database.db.clone(),
+            state_dir,
+            shared_store: serve.store.is_some(),
+            json,
+            output: Mutex::new(String::new()),
+            remote: None,
+            _database: Some(database),
         })
     }
 
+    /// The running server's service, for a command from its admin socket.
+    pub fn attached(
+        db: Arc<AuthDb>,
+        state_dir: PathBuf,
+        shared_store: bool,
+        json: bool,
+        password: Option<String>,
+    ) -> Admin {
+        Admin {
+            db,
+            state_dir,
+            shared_store,
+            json,
+            output: Mutex::new(String::new()),
+            remote: Some(Remote { password }),
+            _database: None,
+        }
+    }
+
     pub fn db(&self) -> &AuthDb {
-        &self.database.db
+        &self.db
     }
 
     /// Where the signing key, the sessions and the audit log live.
     pub fn state_dir(&self) -> &std::path::Path {
-        &self.database.state_dir
+        &self.state_dir
     }
+
+    /// Whether users, groups and the key live in PostgreSQL.
+    pub fn shared_store(&self) -> bool {
+        self.shared_store
+    }
+
+    /// Whether the command runs inside the running server.
+    pub fn is_online(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// A new password: the one an admin-socket client sent, else typed at
+    /// the prompt or read from stdin.
+    pub fn new_password(&self, source: &PasswordSource) -> anyhow::Result<String> {
+        match &self.remote {
+            Some(Remote {
+                password: Some(password),
+            }) => Ok(password.clone()),
+            Some(Remote { password: None }) => {
+                bail!("the client sent no password for this command")
+            }
+            None => read_new_password(source),
+        }
+    }
+
+    /// Adds to the command's answer.
+    pub fn say(&self, text: &str) {
+        let mut output = self.output.lock();
+        output.push_str(text);
+        if !text.ends_with('\n') {
+            output.push('\n');
+        }
+    }
+
+    /// The command's answer so far.
+    pub fn take_output(&self) -> String {
+        std::mem::take(&mut *self.output.lock())
+    }
+}
+
+/// Runs an admin command: through the running server's admin socket when
+/// one answers, else on the database directly (refused while a server
+/// without a reachable socket holds it). `argv` is the whole command line.
+pub fn execute(command: Command, argv: &[OsString]) -> anyhow::Result<()> {
+    let args = command
+        .admin_db()
+        .ok_or_else(|| anyhow!("internal: not an admin command"))?
+        .clone();
+    let target = Target::resolve(&args)?;
+    let socket = target.socket_path()?;
+    if let Some(stream) = admin_socket::connect(&socket)? {
+        let password = match command.password_source() {
+            Some(source) => Some(read_new_password(source)?),
+            None => None,
+        };
+        let request = Request {
+            argv: forwarded(argv)?,
+            password,
+        };
+        let response = admin_socket::call(stream, &request)?;
+        if !response.output.is_empty() {
+            print(&response.output);
+        }
+        return match response.error {
+            None => Ok(()),
+            Some(error) => Err(anyhow!(error)),
+        };
+    }
+    let admin = Admin::open(target, args.json).map_err(|e| with_socket_hint(e, &socket))?;
+    let result = super::run_admin(&admin, command);
+    let output = admin.take_output();
+    if !output.is_empty() {
+        print(&output);
+    }
+    result
+}
+
+/// The command line after the program's name, as text (the server parses
+/// it again).
+fn forwarded(argv: &[OsString]) -> anyhow::Result<Vec<String>> {
+    argv.iter()
+        .skip(1)
+        .map(|a| {
+            a.to_str().map(str::to_string).ok_or_else(|| {
+                anyhow!("an argument is not valid UTF-8: the running server cannot be sent it")
+            })
+        })
+        .collect()
+}
+
+/// A database held by a server whose socket did not answer: say where the
+/// CLI looked, since a different --state-dir or user is the usual cause.
+fn with_socket_hint(error: anyhow::Error, socket: &Path) -> anyhow::Error {
+    if !format!("{error:#}").contains("in use by a running plantdb-auth server") {
+        return error;
+    }
+    anyhow!(
+        "{error}\nhint: no admin socket answered at {}: give the server's --state-dir (or --config), or use the HTTP API ({README_HINT})",
+        socket.display()
+    )
 }
 
 /// Warnings only: stdout is the command's answer, stderr its problems.
@@ -133,7 +331,7 @@ fn in_use(error: anyhow::Error, root: &Path) -> anyhow::Error {
         });
     match locked {
         Some(lock) => anyhow!(
-            "the database at {} is in use by a running plantdb-auth server (pid {}): stop it first, or use the HTTP API ({README_HINT})",
+            "the database at {} is in use by a running plantdb-auth server (pid {}) and its admin socket did not answer",
             root.display(),
             lock_holder(&lock)
         ),
@@ -168,9 +366,9 @@ pub fn print(text: &str) {
 /// Prints `value` as JSON with `--json`, else the human text.
 pub fn answer(admin: &Admin, value: serde_json::Value, human: impl FnOnce() -> String) {
     if admin.json {
-        print(&serde_json::to_string_pretty(&value).unwrap_or_default());
+        admin.say(&serde_json::to_string_pretty(&value).unwrap_or_default());
     } else {
-        print(&human());
+        admin.say(&human());
     }
 }
 

@@ -42,10 +42,9 @@ pub enum GroupCommand {
     Delete { name: String },
 }
 
-pub fn execute(args: GroupArgs) -> anyhow::Result<()> {
-    let admin = Admin::open(&args.db)?;
+pub fn execute(admin: &Admin, command: GroupCommand) -> anyhow::Result<()> {
     let db = admin.db();
-    match args.command {
+    match command {
         GroupCommand::Add {
             name,
             description,
@@ -59,28 +58,28 @@ pub fn execute(args: GroupArgs) -> anyhow::Result<()> {
                 creator: Some(creator),
             };
             let group = admin::create_group(db, OPERATOR, &payload).map_err(fail)?;
-            show_group(&admin, &group, Some("created"))
+            show_group(admin, &group, Some("created"))
         }
-        GroupCommand::List => list(&admin),
+        GroupCommand::List => list(admin),
         GroupCommand::Show { name } => {
             let group = admin::get_group(db, OPERATOR, &name).map_err(fail)?;
-            show_group(&admin, &group, None)
+            show_group(admin, &group, None)
         }
         GroupCommand::AddMember { group, user } => {
             let member = MemberPayload {
                 username: Some(user),
             };
             let group = admin::add_group_member(db, OPERATOR, &group, &member).map_err(fail)?;
-            show_group(&admin, &group, Some("updated"))
+            show_group(admin, &group, Some("updated"))
         }
         GroupCommand::RemoveMember { group, user } => {
             let group = admin::remove_group_member(db, OPERATOR, &group, &user).map_err(fail)?;
-            show_group(&admin, &group, Some("updated"))
+            show_group(admin, &group, Some("updated"))
         }
         GroupCommand::Delete { name } => {
             let deleted = admin::delete_group(db, OPERATOR, &name).map_err(fail)?;
             let value = json!({"name": deleted.to_string(), "deleted": true});
-            answer(&admin, value, || format!("Group {deleted} deleted"));
+            answer(admin, value, || format!("Group {deleted} deleted"));
             Ok(())
         }
     }

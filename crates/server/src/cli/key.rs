@@ -5,7 +5,7 @@
 use anyhow::bail;
 use chrono::{SecondsFormat, Utc};
 use clap::{Args, Subcommand};
-use plantdb_auth_core::session::rotate_key_file;
+use plantdb_auth_core::session::{load_retired, rotate_key_file};
 use serde_json::json;
 
 use super::admin::{answer, Admin, DbArgs};
@@ -21,7 +21,7 @@ pub struct KeyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Replace the signing key (server stopped). Tokens signed with the old
+    /// Replace the signing key (on the running server too). Tokens signed with the old
     /// key stay valid for --grace seconds, then end; 0 ends them at once.
     Rotate {
         /// Seconds the old key still verifies tokens (default: 30 days,
@@ -31,8 +31,8 @@ pub enum KeyCommand {
     },
 }
 
-pub fn execute(args: KeyArgs) -> anyhow::Result<()> {
-    let KeyCommand::Rotate { grace } = args.command;
+pub fn execute(admin: &Admin, command: KeyCommand) -> anyhow::Result<()> {
+    let KeyCommand::Rotate { grace } = command;
     if grace < 0 {
         bail!("--grace must be 0 or a positive number of seconds (got {grace})");
     }
@@ -41,27 +41,39 @@ pub fn execute(args: KeyArgs) -> anyhow::Result<()> {
             "the signing key comes from JWT_SECRET_KEY: set a new value there instead (tokens of the old key end at once)"
         );
     }
-    if args.db.store.is_some() || crate::secrets::from_env(crate::secrets::STORE)?.is_some() {
+    if admin.shared_store() {
         bail!(
             "with a PostgreSQL store the key is kept in the database, which `key rotate` does not change: set JWT_SECRET_KEY to a new secret on every instance"
         );
     }
-    let admin = Admin::open(&args.db)?;
     let state_dir = admin.state_dir().to_path_buf();
     let retire_at = Utc::now() + chrono::Duration::seconds(grace);
-    rotate_key_file(
+    let retired_path = state_dir.join(RETIRED_KEY_FILE);
+    let next = rotate_key_file(
         &state_dir.join(KEY_FILE),
-        &state_dir.join(RETIRED_KEY_FILE),
+        &retired_path,
         retire_at.timestamp(),
     )?;
     let until = retire_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    if admin.is_online() {
+        // The running server signs with the new key from now on.
+        let retired = load_retired(&retired_path)?;
+        admin
+            .db()
+            .sessions
+            .replace_keys(&next, retired.as_ref().filter(|_| grace > 0));
+    }
     tracing::info!(target: "plantdb_auth::audit", event = "key_rotated", by = "operator", old_key_valid_until = %until, "signing key rotated");
+    let next_step = match admin.is_online() {
+        true => "The running server signs with the new key now",
+        false => "Start the server to use the new key",
+    };
     answer(
-        &admin,
+        admin,
         json!({"rotated": true, "old_key_valid_until": until}),
         || {
             format!(
-                "Signing key rotated; tokens signed with the old key stay valid until {until}. Start the server to use the new key"
+                "Signing key rotated; tokens signed with the old key stay valid until {until}. {next_step}"
             )
         },
     );

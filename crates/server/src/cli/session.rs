@@ -82,21 +82,20 @@ fn owner_filter(admin: &Admin, user: Option<&str>) -> anyhow::Result<Option<Stri
         .map_err(fail)
 }
 
-pub fn execute_sessions(args: SessionArgs) -> anyhow::Result<()> {
-    let admin = Admin::open(&args.db)?;
-    match args.command {
+pub fn execute_sessions(admin: &Admin, command: SessionCommand) -> anyhow::Result<()> {
+    match command {
         SessionCommand::List { user } => {
-            let owner = owner_filter(&admin, user.as_deref())?;
+            let owner = owner_filter(admin, user.as_deref())?;
             let mut list = sessions::list_sessions(admin.db(), OPERATOR).map_err(fail)?;
             list.retain(|s| owner.as_ref().is_none_or(|o| &s.username == o));
             let value: Vec<Value> = list.iter().map(session_json).collect();
-            answer(&admin, json!(value), || sessions_table(&list));
+            answer(admin, json!(value), || sessions_table(&list));
             Ok(())
         }
         SessionCommand::Revoke { id: Some(id), .. } => {
             let owner = sessions::revoke_session(admin.db(), OPERATOR, &id).map_err(fail)?;
             let value = json!({"id": id, "username": owner, "revoked": true});
-            answer(&admin, value, || format!("Session {id} of {owner} revoked"));
+            answer(admin, value, || format!("Session {id} of {owner} revoked"));
             Ok(())
         }
         SessionCommand::Revoke { id: None, user, .. } => {
@@ -104,7 +103,7 @@ pub fn execute_sessions(args: SessionArgs) -> anyhow::Result<()> {
                 .map_err(fail)?;
             let whose = user.clone().unwrap_or_else(|| "every user".into());
             let value = json!({"username": user, "sessions_ended": ended});
-            answer(&admin, value, || {
+            answer(admin, value, || {
                 format!("{ended} session(s) of {whose} ended")
             });
             Ok(())
@@ -112,21 +111,20 @@ pub fn execute_sessions(args: SessionArgs) -> anyhow::Result<()> {
     }
 }
 
-pub fn execute_tokens(args: TokenArgs) -> anyhow::Result<()> {
-    let admin = Admin::open(&args.db)?;
-    match args.command {
+pub fn execute_tokens(admin: &Admin, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
         TokenCommand::List { user } => {
-            let owner = owner_filter(&admin, user.as_deref())?;
+            let owner = owner_filter(admin, user.as_deref())?;
             let mut list = sessions::list_api_tokens(admin.db(), OPERATOR).map_err(fail)?;
             list.retain(|t| owner.as_ref().is_none_or(|o| &t.username == o));
             let value: Vec<Value> = list.iter().map(token_json).collect();
-            answer(&admin, json!(value), || tokens_table(&list));
+            answer(admin, json!(value), || tokens_table(&list));
             Ok(())
         }
         TokenCommand::Revoke { id } => {
             let owner = sessions::revoke_api_token(admin.db(), OPERATOR, &id).map_err(fail)?;
             let value = json!({"id": id, "username": owner, "revoked": true});
-            answer(&admin, value, || {
+            answer(admin, value, || {
                 format!("API token {id} of {owner} revoked")
             });
             Ok(())

@@ -7,7 +7,7 @@ use plantdb_auth_service::{check_username_exists, register_user, RegisterPayload
 use serde_json::json;
 
 use super::admin::{answer, fail, fields, or_dash, table, Admin, DbArgs, OPERATOR};
-use super::password::{read_new_password, PasswordSource};
+use super::password::PasswordSource;
 
 #[derive(Debug, Args)]
 pub struct UserArgs {
@@ -56,22 +56,21 @@ pub enum UserCommand {
     Delete { name: String },
 }
 
-pub fn execute(args: UserArgs) -> anyhow::Result<()> {
-    let admin = Admin::open(&args.db)?;
-    match args.command {
+pub fn execute(admin: &Admin, command: UserCommand) -> anyhow::Result<()> {
+    match command {
         UserCommand::Add {
             name,
             fullname,
             roles,
             password,
-        } => add(&admin, &name, fullname, roles, &password),
-        UserCommand::List => list(&admin),
-        UserCommand::Show { name } => show(&admin, &name),
-        UserCommand::Passwd { name, password } => passwd(&admin, &name, &password),
-        UserCommand::Unlock { name } => patch(&admin, &name, unlock(), "unlocked"),
-        UserCommand::Activate { name } => patch(&admin, &name, active(true), "activated"),
+        } => add(admin, &name, fullname, roles, &password),
+        UserCommand::List => list(admin),
+        UserCommand::Show { name } => show(admin, &name),
+        UserCommand::Passwd { name, password } => passwd(admin, &name, &password),
+        UserCommand::Unlock { name } => patch(admin, &name, unlock(), "unlocked"),
+        UserCommand::Activate { name } => patch(admin, &name, active(true), "activated"),
         UserCommand::Deactivate { name } => patch(
-            &admin,
+            admin,
             &name,
             active(false),
             "deactivated (its sessions ended)",
@@ -81,9 +80,9 @@ pub fn execute(args: UserArgs) -> anyhow::Result<()> {
                 roles: Some(roles),
                 ..UserPatch::default()
             };
-            patch(&admin, &name, change, "updated")
+            patch(admin, &name, change, "updated")
         }
-        UserCommand::Delete { name } => delete(&admin, &name),
+        UserCommand::Delete { name } => delete(admin, &name),
     }
 }
 
@@ -143,7 +142,7 @@ fn add(
             "User '{name}' already exists\nhint: `plantdb-auth user passwd {name}` sets a new password"
         ));
     }
-    let password = read_new_password(source)?;
+    let password = admin.new_password(source)?;
     let payload = RegisterPayload {
         username: Some(json!(name)),
         fullname: Some(json!(fullname)),
@@ -201,7 +200,7 @@ fn passwd(admin: &Admin, name: &str, source: &PasswordSource) -> anyhow::Result<
     admin::get_user(admin.db(), OPERATOR, name).map_err(fail)?;
     let change = PasswordChange {
         current_password: None,
-        new_password: Some(read_new_password(source)?),
+        new_password: Some(admin.new_password(source)?),
     };
     let done = admin::change_password(admin.db(), OPERATOR, name, &change).map_err(fail)?;
     let value = json!({"username": done.username.as_str(), "sessions_ended": done.sessions_ended});

@@ -18,6 +18,8 @@ const CLI_ENV: &[&str] = &[
     "PLANTDB_LOG_LEVEL",
     "JWT_SECRET_KEY",
     "PLANTDB_ADMIN_PASSWORD",
+    "PLANTDB_CONFIG",
+    "PLANTDB_STATE_DIR",
 ];
 
 /// What one command did.

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::claims::{Claims, TokenKind, AUDIENCE, ISSUER};
 use super::error::{SessionError, TokenError};
@@ -89,11 +89,28 @@ pub struct SessionInfo {
     pub expires_at: i64,
 }
 
-pub struct SessionManager {
+/// The signing key, and the key a rotation retired with until when it
+/// still verifies.
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    /// The key a rotation retired, and until when it still verifies.
     retired: Option<(DecodingKey, i64)>,
+}
+
+impl Keys {
+    fn new(key: &SigningKey, retired: Option<&crate::session::RetiredKey>) -> Self {
+        Keys {
+            encoding: EncodingKey::from_secret(key.as_bytes()),
+            decoding: DecodingKey::from_secret(key.as_bytes()),
+            retired: retired.map(|r| (DecodingKey::from_secret(r.key.as_bytes()), r.retire_at)),
+        }
+    }
+}
+
+pub struct SessionManager {
+    /// Replaced whole by a key rotation on a running server; readers never
+    /// wait on each other.
+    keys: RwLock<Keys>,
     validation: Validation,
     store: Arc<dyn SessionStore>,
     /// The tokens, and the lock serializing changes to them.
@@ -154,9 +171,7 @@ impl SessionManager {
             shared.replace(store.load_all()?);
         }
         Ok(SessionManager {
-            encoding: EncodingKey::from_secret(key.as_bytes()),
-            decoding: DecodingKey::from_secret(key.as_bytes()),
-            retired: None,
+            keys: RwLock::new(Keys::new(key, None)),
             validation,
             store,
             shared,
@@ -170,12 +185,18 @@ impl SessionManager {
 
     /// Also verifies (never signs) tokens of the key a rotation retired,
     /// until its time is up.
-    pub fn with_retired_key(mut self, retired: &crate::session::RetiredKey) -> Self {
-        self.retired = Some((
+    pub fn with_retired_key(self, retired: &crate::session::RetiredKey) -> Self {
+        self.keys.write().retired = Some((
             DecodingKey::from_secret(retired.key.as_bytes()),
             retired.retire_at,
         ));
         self
+    }
+
+    /// A key rotation on the running server: `key` signs from now on, and
+    /// `retired` (the previous key) still verifies until its time is up.
+    pub fn replace_keys(&self, key: &SigningKey, retired: Option<&crate::session::RetiredKey>) {
+        *self.keys.write() = Keys::new(key, retired);
     }
 
     pub fn config(&self) -> SessionConfig {
@@ -206,7 +227,7 @@ impl SessionManager {
         };
         let mut header = Header::new(Algorithm::HS512);
         header.typ = Some("JWT".into());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
+        jsonwebtoken::encode(&header, &claims, &self.keys.read().encoding)
             .map_err(|e| SessionError::Signing(e.to_string()))
     }
 
@@ -330,8 +351,9 @@ impl SessionManager {
             return Err(TokenError::Malformed("token too long".into()));
         }
         refuse_critical_extensions(token)?;
-        let data = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => match &self.retired {
+        let keys = self.keys.read();
+        let data = match jsonwebtoken::decode::<Claims>(token, &keys.decoding, &self.validation) {
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => match &keys.retired {
                 Some((key, until)) if self.now() < *until => {
                     jsonwebtoken::decode::<Claims>(token, key, &self.validation)
                 }
@@ -340,6 +362,7 @@ impl SessionManager {
             other => other,
         }
         .map_err(map_jwt_error)?;
+        drop(keys);
         let claims = data.claims;
         let now = self.now();
         if claims
