@@ -18,6 +18,10 @@ if [ -z "${PLANTDB_TEST_POSTGRES:-}" ]; then
     echo "PostgreSQL tests: skipped (set PLANTDB_TEST_POSTGRES=postgres://... to run them;" \
          "'bash scripts/pg-test-cluster.sh start' starts a throw-away server and prints its URL)" >&2
 fi
+if [ -n "${PLANTDB_TEST_POSTGRES:-}" ] && [ -z "${PLANTDB_TEST_POSTGRES_CA:-}" ]; then
+    echo "PostgreSQL TLS tests: skipped (set PLANTDB_TEST_POSTGRES_CA=\"\$(bash scripts/pg-test-cluster.sh ca)\"" \
+         "to verify the test cluster's certificate)" >&2
+fi
 status=0
 cargo test --workspace --no-fail-fast "$@" || status=1
 [ $# -gt 0 ] && exit $status

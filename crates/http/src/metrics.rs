@@ -36,6 +36,8 @@ pub const SESSION_TOKENS: &str = "plantdb_auth_session_tokens";
 pub const ARGON2_QUEUE: &str = "plantdb_auth_argon2_queue_depth";
 pub const ARGON2_BUSY: &str = "plantdb_auth_argon2_workers_busy";
 pub const ARGON2_WORKERS: &str = "plantdb_auth_argon2_workers";
+/// Set by the PostgreSQL store's listener (`plantdb_auth_postgres::CONNECTED_GAUGE`).
+pub const POSTGRES_CONNECTED: &str = "plantdb_auth_postgres_connected";
 
 /// Latency buckets in seconds: validation answers in microseconds, a
 /// login in tens of milliseconds, a queued login in seconds.
@@ -106,6 +108,10 @@ fn describe() {
     metrics::describe_gauge!(ARGON2_QUEUE, "Password hashes waiting for a worker");
     metrics::describe_gauge!(ARGON2_BUSY, "Password hashes being computed");
     metrics::describe_gauge!(ARGON2_WORKERS, "Size of the password-hashing pool");
+    metrics::describe_gauge!(
+        POSTGRES_CONNECTED,
+        "1 while the connection to PostgreSQL (--store) is up, 0 while it is lost"
+    );
 }
 
 /// The request metrics of one route endpoint, with the recorder's handles

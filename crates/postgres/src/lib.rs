@@ -16,11 +16,16 @@
 //!   instances commit (`sessions`, `listener`).
 //!
 //! Changes reach every instance in milliseconds; a lost listener connection
-//! is noticed within a second and the instance refuses tokens until it has
-//! reconnected and reloaded.
+//! is noticed within a second and the instance refuses tokens (and answers
+//! 503 on `/health/ready`) until it has reconnected, with backoff, and
+//! reloaded.
+//!
+//! Connections use TLS as the URL's libpq parameters say (`tls`); opening
+//! waits a while for a server that is not up yet (`connect`).
 
 mod audit;
 mod bridge;
+mod connect;
 mod keys;
 mod listener;
 mod notify;
@@ -29,8 +34,8 @@ mod schema;
 mod sessions;
 mod table;
 pub mod testing;
+mod tls;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,19 +44,20 @@ use plantdb_auth_core::model::{Group, GroupName, User, Username};
 use plantdb_auth_core::store::{
     last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserStore,
 };
-use tokio_postgres::NoTls;
 
 use crate::bridge::Bridge;
+use crate::connect::Target;
 use crate::table::{Guard, Table};
 
 pub use crate::audit::PgAuditLog;
+pub use crate::connect::DEFAULT_CONNECT_WAIT;
+pub use crate::listener::CONNECTED_GAUGE;
 pub use crate::schema::SCHEMA_VERSION;
 pub use crate::sessions::PgSessionStore;
 
 /// Connections per instance; session writes are serialized per instance,
 /// so a few suffice.
 pub const DEFAULT_POOL_SIZE: usize = 8;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What every store of one database shares.
@@ -64,7 +70,12 @@ pub(crate) struct Shared {
 
 /// With its causes: "error connecting to server: Connection refused".
 pub(crate) fn db_error<E: std::error::Error>(e: E) -> StoreError {
-    let mut text = format!("PostgreSQL: {e}");
+    StoreError::Backend(format!("PostgreSQL: {}", describe(&e)))
+}
+
+/// `e` and its causes, each once.
+pub(crate) fn describe<E: std::error::Error + ?Sized>(e: &E) -> String {
+    let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
         let more = c.to_string();
@@ -74,12 +85,18 @@ pub(crate) fn db_error<E: std::error::Error>(e: E) -> StoreError {
         }
         cause = c.source();
     }
-    StoreError::Backend(text)
+    text
 }
 
 /// Whether `--store` names PostgreSQL.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Checks a URL without connecting: its syntax, its TLS parameters and
+/// the CA certificates they name (read now). Errors never hold the password.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    Target::from_url(url).map(|_| ())
 }
 
 /// An open PostgreSQL database: the three stores, listening for changes
@@ -99,26 +116,10 @@ impl std::fmt::Debug for PgStores {
     }
 }
 
-fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    // The error text may quote the URL, password included: keep it out.
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|_| {
-        StoreError::Backend(
-            "invalid PostgreSQL URL: expected postgres://user:password@host:port/database".into(),
-        )
-    })?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
-    }
-    if config.get_application_name().is_none() {
-        config.application_name("plantdb-auth");
-    }
-    Ok(config)
-}
-
-fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
+fn pool(target: &Target, size: usize) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        target.config.clone(),
+        target.tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -127,7 +128,7 @@ fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError>
         .max_size(size.max(1))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .wait_timeout(Some(Duration::from_secs(10)))
-        .create_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(connect::CONNECT_TIMEOUT))
         .build()
         .map_err(db_error)
 }
@@ -139,11 +140,22 @@ impl PgStores {
     }
 
     /// Connects, applies pending schema migrations, starts listening, then
-    /// loads users and groups. Call from any thread.
+    /// loads users and groups. Call from any thread. Waits up to
+    /// [`DEFAULT_CONNECT_WAIT`] for a server that cannot be reached.
     pub fn open(url: &str, pool_size: usize) -> Result<PgStores, StoreError> {
-        let config = parse_config(url)?;
+        PgStores::open_waiting(url, pool_size, DEFAULT_CONNECT_WAIT)
+    }
+
+    /// [`PgStores::open`], waiting up to `wait` for the server.
+    pub fn open_waiting(
+        url: &str,
+        pool_size: usize,
+        wait: Duration,
+    ) -> Result<PgStores, StoreError> {
+        let target = Target::from_url(url)?;
         let bridge = Bridge::new(2)?;
-        let pool = pool(config.clone(), pool_size)?;
+        bridge.run(connect::wait_for_server(target.clone(), wait))?;
+        let pool = pool(&target, pool_size)?;
         let schema = bridge.run(schema::migrate(pool.clone()))?;
         let shared = Arc::new(Shared {
             bridge,
@@ -153,7 +165,7 @@ impl PgStores {
         let users = Arc::new(Table::<User>::new(shared.clone()));
         let groups = Arc::new(Table::<Group>::new(shared.clone()));
         let sessions = Arc::new(PgSessionStore::new(shared.clone()));
-        start_listener(&shared, config, &users, &groups, &sessions)?;
+        start_listener(&shared, target, &users, &groups, &sessions)?;
         // After LISTEN: nothing committed from here on can be missed.
         users.reload(false)?;
         groups.reload(false)?;
@@ -168,7 +180,7 @@ impl PgStores {
 
 fn start_listener(
     shared: &Arc<Shared>,
-    config: tokio_postgres::Config,
+    target: Target,
     users: &Arc<Table<User>>,
     groups: &Arc<Table<Group>>,
     sessions: &Arc<PgSessionStore>,
@@ -185,7 +197,7 @@ fn start_listener(
         .map_err(|e| StoreError::Backend(format!("cannot start the listener thread: {e}")))?;
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     shared.bridge.handle().spawn(listener::run(
-        config,
+        target,
         shared.channel.clone(),
         events_tx,
         ready_tx,

@@ -6,15 +6,24 @@
 //! alone must not look like a partition); the session index then refuses
 //! tokens until the listener is back and everything has been reloaded, so
 //! a revocation elsewhere is never missed for longer than that.
+//!
+//! A lost connection is tried again with backoff (0.2 s doubling to 10 s,
+//! with jitter): quick after a blip, and gentle on a server that is down
+//! or restarting, which every instance would otherwise hit in step. The
+//! log says once that the connection is lost and once that it is back,
+//! with how long it was out. `plantdb_auth_postgres_connected` (1 or 0)
+//! follows it in `/metrics`; it is set at every heartbeat, so it is right
+//! whenever the metrics recorder was installed.
 
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Weak;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plantdb_auth_core::model::{Group, User};
 use plantdb_auth_core::store::StoreError;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::AsyncMessage;
 
+use crate::connect::{Backoff, Target};
 use crate::notify::Message;
 use crate::sessions::PgSessionStore;
 use crate::table::Table;
@@ -26,6 +35,48 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// refusing every token then would turn load into an outage.
 const SLOW_BEATS: u32 = 3;
 const RETRY: Duration = Duration::from_millis(200);
+const RETRY_CAP: Duration = Duration::from_secs(10);
+
+/// The gauge in `/metrics`: 1 while the listener connection is up.
+pub const CONNECTED_GAUGE: &str = "plantdb_auth_postgres_connected";
+
+fn connected(up: bool) {
+    metrics::gauge!(CONNECTED_GAUGE).set(if up { 1.0 } else { 0.0 });
+}
+
+/// One outage: logged when it starts and when it ends, not per attempt.
+struct Outage {
+    since: Option<Instant>,
+    backoff: Backoff,
+}
+
+impl Outage {
+    /// Returns whether this loss starts an outage.
+    fn lost(&mut self, error: &str) -> bool {
+        connected(false);
+        if self.since.is_some() {
+            tracing::debug!(error, "PostgreSQL listener: still cannot reconnect");
+            return false;
+        }
+        tracing::warn!(
+            error,
+            "PostgreSQL connection lost: refusing tokens until it is back; reconnecting with backoff"
+        );
+        self.since = Some(Instant::now());
+        true
+    }
+
+    fn back(&mut self) {
+        connected(true);
+        self.backoff.reset();
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                outage_ms = since.elapsed().as_millis() as u64,
+                "PostgreSQL connection back: reloading shared state"
+            );
+        }
+    }
+}
 
 pub(crate) enum Event {
     Notify(String),
@@ -37,40 +88,46 @@ pub(crate) enum Event {
 /// Keeps a listening connection up until the runtime stops. `ready` gets
 /// the outcome of the first attempt.
 pub(crate) async fn run(
-    config: Config,
+    target: Target,
     channel: String,
     events: Sender<Event>,
     ready: SyncSender<Result<(), StoreError>>,
 ) {
     let mut ready = Some(ready);
+    let mut outage = Outage {
+        since: None,
+        backoff: Backoff::new(RETRY, RETRY_CAP),
+    };
     loop {
-        let outcome = listen(&config, &channel, &events, &mut ready).await;
+        let outcome = listen(&target, &channel, &events, &mut ready, &mut outage).await;
         if let Some(first) = ready.take() {
             let _ = first.send(
                 outcome.map_err(|e| StoreError::Backend(format!("PostgreSQL listener: {e}"))),
             );
             return;
         }
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, "PostgreSQL listener connection lost; reconnecting");
-        }
-        if events.send(Event::Lost).is_err() {
+        let error = outcome.err().unwrap_or_default();
+        if outage.lost(&error) && events.send(Event::Lost).is_err() {
             return;
         }
-        tokio::time::sleep(RETRY).await;
+        tokio::time::sleep(outage.backoff.pause()).await;
     }
 }
 
 async fn listen(
-    config: &Config,
+    target: &Target,
     channel: &str,
     events: &Sender<Event>,
     ready: &mut Option<SyncSender<Result<(), StoreError>>>,
+    outage: &mut Outage,
 ) -> Result<(), String> {
-    let mut config = config.clone();
+    let mut config = target.config.clone();
     // Named after the channel, so an operator (or a test) can find it.
     config.application_name(format!("plantdb-auth listener {channel}"));
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (client, mut connection) = config
+        .connect(target.tls.clone())
+        .await
+        .map_err(|e| crate::describe(&e))?;
     let forward = events.clone();
     let pump = tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
@@ -96,10 +153,11 @@ async fn listen(
     }
     match ready.take() {
         Some(first) => {
+            connected(true);
             let _ = first.send(Ok(()));
         }
         None => {
-            tracing::info!("PostgreSQL listener reconnected: reloading shared state");
+            outage.back();
             events.send(Event::Reconnected).map_err(|e| e.to_string())?;
         }
     }
@@ -108,7 +166,10 @@ async fn listen(
         tokio::time::sleep(HEARTBEAT).await;
         let beat = tokio::time::timeout(HEARTBEAT_TIMEOUT, client.simple_query("SELECT 1")).await;
         slow = match beat {
-            Ok(Ok(_)) => 0,
+            Ok(Ok(_)) => {
+                connected(true);
+                0
+            }
             Err(_) => slow + 1,
             // An error is a broken connection: lost at once.
             Ok(Err(_)) => SLOW_BEATS,

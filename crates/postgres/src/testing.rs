@@ -6,7 +6,8 @@ use plantdb_auth_core::session::new_token_id;
 use plantdb_auth_core::store::StoreError;
 
 use crate::bridge::Bridge;
-use crate::{db_error, parse_config};
+use crate::connect::Target;
+use crate::db_error;
 
 pub const TEST_URL_VAR: &str = "PLANTDB_TEST_POSTGRES";
 
@@ -33,8 +34,10 @@ pub struct TestSchema {
 /// Runs `sql` (statements separated by `;`) and returns how many rows the
 /// last statement produced.
 async fn execute(base: String, sql: String) -> Result<usize, StoreError> {
-    let (client, connection) = parse_config(&base)?
-        .connect(tokio_postgres::NoTls)
+    let target = Target::from_url(&base)?;
+    let (client, connection) = target
+        .config
+        .connect(target.tls.clone())
         .await
         .map_err(db_error)?;
     tokio::spawn(connection);

@@ -105,10 +105,12 @@ fn fsdb_stores(root: &Path, state_dir: &Path) -> anyhow::Result<Stores> {
 }
 
 /// PostgreSQL: the key is JWT_SECRET_KEY, else one kept in the database so
-/// that every instance signs with it.
-fn postgres_stores(url: &str) -> anyhow::Result<Stores> {
-    let pg = PgStores::open(url, DEFAULT_POOL_SIZE)
-        .context("cannot open the PostgreSQL store (--store)")?;
+/// that every instance signs with it. An unreachable server is waited for
+/// (`--store-connect-wait`); the errors never hold the URL's password.
+fn postgres_stores(url: &str, args: &ServeArgs) -> anyhow::Result<Stores> {
+    let wait = std::time::Duration::from_secs(args.store_connect_wait);
+    let pg = PgStores::open_waiting(url, DEFAULT_POOL_SIZE, wait)
+        .context("cannot open the PostgreSQL store (--store / PLANTDB_STORE)")?;
     let key = match secret_from_env()? {
         Some(secret) => SigningKey::from_secret(&secret)?,
         None => pg.signing_key()?,
@@ -171,7 +173,7 @@ pub fn state_dir(root: &Path, args: &ServeArgs) -> anyhow::Result<PathBuf> {
 pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
     let state_dir = state_dir(root, args)?;
     let stores = match &args.store {
-        Some(url) => postgres_stores(url)?,
+        Some(url) => postgres_stores(url, args)?,
         None => fsdb_stores(root, &state_dir)?,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

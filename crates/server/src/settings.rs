@@ -34,6 +34,16 @@ pub struct ServeArgs {
         value_name = "URL"
     )]
     pub store: Option<String>,
+    /// With --store: how long, in seconds, to wait at start for a
+    /// PostgreSQL server that cannot be reached (down, still starting)
+    /// before giving up with an error; 0 tries once.
+    #[arg(
+        long,
+        env = "PLANTDB_STORE_CONNECT_WAIT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub store_connect_wait: u64,
     /// Address to listen on (the Python server uses 0.0.0.0; we default to loopback).
     #[arg(long, env = "PLANTDB_HOST", default_value = "127.0.0.1")]
     pub host: String,
@@ -316,7 +326,15 @@ impl ServeArgs {
                 plantdb_auth_postgres::is_postgres_url(store),
                 "--store must be a postgres:// or postgresql:// URL (omit it to keep users in the FSDB files)"
             );
+            // TLS parameters and CA files, before anything starts.
+            plantdb_auth_postgres::check_url(store)
+                .map_err(|e| anyhow::anyhow!("--store (PLANTDB_STORE): {e}"))?;
         }
+        anyhow::ensure!(
+            self.store_connect_wait <= 3600,
+            "--store-connect-wait must be at most 3600 seconds (got {})",
+            self.store_connect_wait
+        );
         if let Some(dir) = &self.viewer {
             anyhow::ensure!(
                 dir.join("index.html").is_file(),

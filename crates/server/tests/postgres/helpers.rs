@@ -37,6 +37,11 @@ impl Server {
         }
     }
 
+    /// Everything the server printed so far.
+    pub fn output(&self) -> String {
+        self.process.output()
+    }
+
     /// SIGKILL: no graceful shutdown, no chance to clean up.
     pub fn kill9(self) {
         self.process.kill();
