@@ -81,8 +81,8 @@ async fn main() -> anyhow::Result<()> {
     let key_file = arg(&args, "--key-file").ok_or_else(|| anyhow!("--key-file is required"))?;
     let users = arg(&args, "--users").ok_or_else(|| anyhow!("--users is required"))?;
     let port = arg(&args, "--port").unwrap_or_else(|| "0".into());
-    let hex_key = std::fs::read_to_string(&key_file)
-        .with_context(|| format!("cannot read {key_file}"))?;
+    let hex_key =
+        std::fs::read_to_string(&key_file).with_context(|| format!("cannot read {key_file}"))?;
     let key = SigningKey::from_secret(hex_key.trim())?;
     let mut validation = Validation::new(Algorithm::HS512);
     validation.set_issuer(&[ISSUER]);
