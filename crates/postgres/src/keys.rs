@@ -4,12 +4,15 @@
 //! Whoever can read the database can therefore mint tokens: protect its
 //! backups like the database itself, or set JWT_SECRET_KEY.
 
-use plantdb_auth_core::session::{KeyError, SigningKey};
+use plantdb_auth_core::session::{KeyError, RetiredKey, SigningKey};
 use plantdb_auth_core::store::StoreError;
 
 use crate::{db_error, PgStores};
 
 const KEY_NAME: &str = "jwt_signing_key";
+/// The key a rotation retired: `<128 hex digits> <unix time it stops verifying>`,
+/// as the FSDB mode's `jwt.key.retired`.
+const RETIRED_NAME: &str = "jwt_retired_signing_key";
 
 fn parse(hex_key: &str) -> Result<SigningKey, KeyError> {
     if hex_key.len() != 128 || !hex_key.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -19,6 +22,20 @@ fn parse(hex_key: &str) -> Result<SigningKey, KeyError> {
         .into());
     }
     SigningKey::from_secret(hex_key)
+}
+
+fn parse_retired(text: &str) -> Result<RetiredKey, KeyError> {
+    let bad = || {
+        KeyError::from(StoreError::Backend(format!(
+            "auth_settings.{RETIRED_NAME} is not '<128 hexadecimal digits> <unix time>'"
+        )))
+    };
+    let (hex_key, until) = text.trim().split_once(' ').ok_or_else(bad)?;
+    let retire_at = until.trim().parse::<i64>().map_err(|_| bad())?;
+    Ok(RetiredKey {
+        key: parse(hex_key)?,
+        retire_at,
+    })
 }
 
 fn to_hex(key: &SigningKey) -> String {
@@ -83,5 +100,81 @@ impl PgStores {
                 .map(drop)
                 .map_err(db_error)
         })
+    }
+
+    /// The key the last rotation retired, with the time it stops verifying.
+    pub fn retired_signing_key(&self) -> Result<Option<RetiredKey>, KeyError> {
+        let pool = self.shared.pool.clone();
+        let stored = self.shared.bridge.run(async move {
+            let client = pool.get().await.map_err(db_error)?;
+            let row = client
+                .query_opt(
+                    "SELECT value FROM auth_settings WHERE name = $1",
+                    &[&RETIRED_NAME],
+                )
+                .await
+                .map_err(db_error)?;
+            row.map(|r| r.try_get::<_, String>(0))
+                .transpose()
+                .map_err(db_error)
+        })?;
+        stored.as_deref().map(parse_retired).transpose()
+    }
+
+    /// `key rotate` on a shared store: a new random key signs from now on;
+    /// the current one is kept to verify until `retire_at`. One transaction
+    /// (the key row locked, so two rotations do not interleave), and a
+    /// notification that makes every instance read the keys again.
+    pub fn rotate_signing_key(&self, retire_at: i64) -> Result<SigningKey, KeyError> {
+        let next = SigningKey::random();
+        let next_hex = to_hex(&next);
+        let pool = self.shared.pool.clone();
+        let channel = self.shared.channel.clone();
+        self.shared.bridge.run(async move {
+            let mut client = pool.get().await.map_err(db_error)?;
+            let tx = client.transaction().await.map_err(db_error)?;
+            let current: String = tx
+                .query_opt(
+                    "SELECT value FROM auth_settings WHERE name = $1 FOR UPDATE",
+                    &[&KEY_NAME],
+                )
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| {
+                    StoreError::Backend(
+                        "no signing key is stored yet: start a server on this database first"
+                            .into(),
+                    )
+                })?
+                .try_get(0)
+                .map_err(db_error)?;
+            let retired = format!("{current} {retire_at}");
+            tx.execute(
+                "INSERT INTO auth_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                &[&RETIRED_NAME, &retired],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.execute(
+                "UPDATE auth_settings SET value = $2 WHERE name = $1",
+                &[&KEY_NAME, &next_hex],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&channel, &crate::notify::KEY_PAYLOAD],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)
+        })?;
+        Ok(next)
+    }
+
+    /// Runs `hook` (on the listener's thread) whenever the stored key was
+    /// rotated, and after a reconnection (a rotation may have been missed).
+    pub fn on_key_change(&self, hook: impl Fn() + Send + Sync + 'static) {
+        *self.shared.key_hook.lock() = Some(Box::new(hook));
     }
 }

@@ -66,7 +66,12 @@ pub(crate) struct Shared {
     pub(crate) pool: Pool,
     /// The `NOTIFY` channel of this schema.
     pub(crate) channel: String,
+    /// Called when another instance (or the CLI) rotated the signing key.
+    pub(crate) key_hook: Arc<KeyHook>,
 }
+
+/// What to run when the stored signing key changed.
+pub(crate) type KeyHook = parking_lot::Mutex<Option<Box<dyn Fn() + Send + Sync>>>;
 
 /// With its causes: "error connecting to server: Connection refused".
 pub(crate) fn db_error<E: std::error::Error>(e: E) -> StoreError {
@@ -161,6 +166,7 @@ impl PgStores {
             bridge,
             pool,
             channel: notify::channel_for(&schema),
+            key_hook: Arc::new(parking_lot::Mutex::new(None)),
         });
         let users = Arc::new(Table::<User>::new(shared.clone()));
         let groups = Arc::new(Table::<Group>::new(shared.clone()));
@@ -190,6 +196,7 @@ fn start_listener(
         users: Arc::downgrade(users),
         groups: Arc::downgrade(groups),
         sessions: Arc::downgrade(sessions),
+        key_hook: shared.key_hook.clone(),
     };
     std::thread::Builder::new()
         .name("plantdb-auth-pg-dispatch".into())

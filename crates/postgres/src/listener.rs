@@ -186,6 +186,17 @@ pub(crate) struct Targets {
     pub(crate) users: Weak<Table<User>>,
     pub(crate) groups: Weak<Table<Group>>,
     pub(crate) sessions: Weak<PgSessionStore>,
+    /// The server's reaction to a key rotation (set once it has a session
+    /// manager to give the new key to).
+    pub(crate) key_hook: std::sync::Arc<crate::KeyHook>,
+}
+
+impl Targets {
+    fn key_changed(&self) {
+        if let Some(hook) = self.key_hook.lock().as_ref() {
+            hook();
+        }
+    }
 }
 
 /// Runs on its own thread (it blocks on the session index's write lock and
@@ -207,6 +218,10 @@ pub(crate) fn dispatch(events: Receiver<Event>, targets: Targets) {
                     sessions.on_batch(c);
                     Ok(())
                 }
+                Ok(Message::Key) => {
+                    targets.key_changed();
+                    Ok(())
+                }
                 Err(e) => Err(StoreError::Backend(format!("unreadable notification: {e}"))),
             },
             Event::Reconnected => {
@@ -221,6 +236,8 @@ pub(crate) fn dispatch(events: Receiver<Event>, targets: Targets) {
                     tracing::error!(error = %e, "reloading shared state failed; retrying");
                     std::thread::sleep(RETRY);
                 }
+                // A rotation may have happened while disconnected.
+                targets.key_changed();
                 Ok(())
             }
             Event::Lost => {

@@ -22,7 +22,13 @@ pub(crate) enum Message {
     /// everything.
     #[serde(rename = "s")]
     Sessions { c: Option<Vec<SessionChange>> },
+    /// The signing key was rotated (`plantdb-auth key rotate`): read it again.
+    #[serde(rename = "k")]
+    Key,
 }
+
+/// The payload announcing a key rotation.
+pub(crate) const KEY_PAYLOAD: &str = r#"{"t":"k"}"#;
 
 /// The payload announcing `changes`, within PostgreSQL's size limit.
 pub(crate) fn sessions_payload(changes: &[SessionChange]) -> String {
@@ -51,6 +57,14 @@ pub(crate) fn channel_for(schema: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_key_payload_is_a_key_message() {
+        assert!(matches!(
+            serde_json::from_str::<Message>(KEY_PAYLOAD).unwrap(),
+            Message::Key
+        ));
+    }
 
     #[test]
     fn oversized_batches_become_reload_requests() {

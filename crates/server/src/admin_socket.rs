@@ -134,7 +134,7 @@ pub struct AdminSocket {
 pub struct AdminContext {
     pub db: Arc<AuthDb>,
     pub state_dir: PathBuf,
-    pub shared_store: bool,
+    pub pg: Option<Arc<plantdb_auth_postgres::PgStores>>,
 }
 
 impl AdminSocket {
@@ -312,7 +312,7 @@ fn run(request: Request, context: AdminContext, uid: u32, pid: Option<i32>) -> R
     let admin = Admin::attached(
         context.db,
         context.state_dir,
-        context.shared_store,
+        context.pg,
         args.json,
         request.password,
     );

@@ -35,6 +35,9 @@ pub struct Database {
     /// The shared audit trail with `--store postgres://...`; `None`: the
     /// audit log file in the database directory.
     pub audit: Option<PgAuditLog>,
+    /// The PostgreSQL stores (`--store`), for what is not a user, group or
+    /// session: the shared signing key.
+    pub pg: Option<Arc<PgStores>>,
     _fsdb: Option<Fsdb>,
 }
 
@@ -48,6 +51,7 @@ struct Stores {
     retired: Option<RetiredKey>,
     fsdb: Option<Fsdb>,
     audit: Option<PgAuditLog>,
+    pg: Option<Arc<PgStores>>,
 }
 
 /// Makes `root` a database if it does not exist or is an empty directory;
@@ -101,6 +105,7 @@ fn fsdb_stores(root: &Path, state_dir: &Path) -> anyhow::Result<Stores> {
         retired: retired_key(state_dir)?,
         fsdb: Some(fsdb),
         audit: None,
+        pg: None,
     })
 }
 
@@ -111,19 +116,51 @@ fn postgres_stores(url: &str, args: &ServeArgs) -> anyhow::Result<Stores> {
     let wait = std::time::Duration::from_secs(args.store_connect_wait);
     let pg = PgStores::open_waiting(url, DEFAULT_POOL_SIZE, wait)
         .context("cannot open the PostgreSQL store (--store / PLANTDB_STORE)")?;
-    let key = match secret_from_env()? {
-        Some(secret) => SigningKey::from_secret(&secret)?,
-        None => pg.signing_key()?,
+    let (key, retired) = match secret_from_env()? {
+        Some(secret) => (SigningKey::from_secret(&secret)?, None),
+        None => (pg.signing_key()?, live_retired_key(&pg)?),
     };
     Ok(Stores {
         users: pg.users.clone(),
         groups: pg.groups.clone(),
         sessions: pg.sessions.clone(),
         key,
-        retired: None,
+        retired,
         fsdb: None,
         audit: Some(pg.audit_log()),
+        pg: Some(Arc::new(pg)),
     })
+}
+
+/// The key a `key rotate` retired in PostgreSQL, while it still verifies.
+fn live_retired_key(pg: &PgStores) -> anyhow::Result<Option<RetiredKey>> {
+    let now = chrono::Utc::now().timestamp();
+    Ok(pg.retired_signing_key()?.filter(|r| r.retire_at > now))
+}
+
+/// Every instance follows a `key rotate` on the shared store at once: the
+/// listener reads the keys again and hands them to the session manager.
+fn follow_key_rotations(pg: &Arc<PgStores>, db: &Arc<AuthDb>) {
+    let store = Arc::downgrade(pg);
+    let service = Arc::downgrade(db);
+    pg.on_key_change(move || {
+        let (Some(pg), Some(db)) = (store.upgrade(), service.upgrade()) else {
+            return;
+        };
+        match pg
+            .signing_key()
+            .map_err(anyhow::Error::from)
+            .and_then(|key| Ok((key, live_retired_key(&pg)?)))
+        {
+            Ok((key, retired)) => {
+                db.sessions.replace_keys(&key, retired.as_ref());
+                tracing::info!("the signing key was rotated: signing with the new key");
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot read the rotated signing key")
+            }
+        }
+    });
 }
 
 pub fn hash_params(args: &ServeArgs) -> HashParams {
@@ -212,11 +249,16 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         clock,
         root: Some(root.to_path_buf()),
     };
+    let db = Arc::new(db);
+    if let (Some(pg), None) = (&stores.pg, secret_from_env()?) {
+        follow_key_rotations(pg, &db);
+    }
     Ok(Database {
-        db: Arc::new(db),
+        db,
         root: root.to_path_buf(),
         state_dir,
         audit: stores.audit,
+        pg: stores.pg,
         _fsdb: stores.fsdb,
     })
 }

@@ -238,7 +238,7 @@ impl App {
             let context = AdminContext {
                 db: self._database.db.clone(),
                 state_dir: self.state_dir.clone(),
-                shared_store: self._database.audit.is_some(),
+                pg: self._database.pg.clone(),
             };
             tracing::info!(socket = %socket.path().display(), "admin socket ready");
             tokio::spawn(socket.serve(context));

@@ -18,6 +18,7 @@ use anyhow::{anyhow, bail};
 use clap::{Args, CommandFactory, FromArgMatches};
 use parking_lot::Mutex;
 use plantdb_auth_core::store::{fsdb, StoreError};
+use plantdb_auth_postgres::PgStores;
 use plantdb_auth_service::{AuthDb, AuthError, Credentials};
 
 use super::password::{read_new_password, PasswordSource};
@@ -133,8 +134,8 @@ fn serve_settings(config: Option<&Path>) -> anyhow::Result<ServeArgs> {
 pub struct Admin {
     db: Arc<AuthDb>,
     state_dir: PathBuf,
-    /// Users, groups and the key are in PostgreSQL (`--store`).
-    shared_store: bool,
+    /// The PostgreSQL stores (`--store`), where the key is kept too.
+    pg: Option<Arc<PgStores>>,
     pub json: bool,
     output: Mutex<String>,
     /// Set when running inside the server for an admin-socket client.
@@ -171,7 +172,7 @@ impl Admin {
         Ok(Admin {
             db: database.db.clone(),
             state_dir,
-            shared_store: serve.store.is_some(),
+            pg: database.pg.clone(),
             json,
             output: Mutex::new(String::new()),
             remote: None,
@@ -183,14 +184,14 @@ impl Admin {
     pub fn attached(
         db: Arc<AuthDb>,
         state_dir: PathBuf,
-        shared_store: bool,
+        pg: Option<Arc<PgStores>>,
         json: bool,
         password: Option<String>,
     ) -> Admin {
         Admin {
             db,
             state_dir,
-            shared_store,
+            pg,
             json,
             output: Mutex::new(String::new()),
             remote: Some(Remote { password }),
@@ -207,9 +208,9 @@ impl Admin {
         &self.state_dir
     }
 
-    /// Whether users, groups and the key live in PostgreSQL.
-    pub fn shared_store(&self) -> bool {
-        self.shared_store
+    /// The PostgreSQL stores, when users, groups and the key live there.
+    pub fn postgres(&self) -> Option<&PgStores> {
+        self.pg.as_deref()
     }
 
     /// Whether the command runs inside the running server.

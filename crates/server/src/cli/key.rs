@@ -41,32 +41,40 @@ pub fn execute(admin: &Admin, command: KeyCommand) -> anyhow::Result<()> {
             "the signing key comes from JWT_SECRET_KEY: set a new value there instead (tokens of the old key end at once)"
         );
     }
-    if admin.shared_store() {
-        bail!(
-            "with a PostgreSQL store the key is kept in the database, which `key rotate` does not change: set JWT_SECRET_KEY to a new secret on every instance"
-        );
-    }
-    let state_dir = admin.state_dir().to_path_buf();
     let retire_at = Utc::now() + chrono::Duration::seconds(grace);
-    let retired_path = state_dir.join(RETIRED_KEY_FILE);
-    let next = rotate_key_file(
-        &state_dir.join(KEY_FILE),
-        &retired_path,
-        retire_at.timestamp(),
-    )?;
     let until = retire_at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    if admin.is_online() {
-        // The running server signs with the new key from now on.
-        let retired = load_retired(&retired_path)?;
-        admin
-            .db()
-            .sessions
-            .replace_keys(&next, retired.as_ref().filter(|_| grace > 0));
+    if let Some(pg) = admin.postgres() {
+        // Every instance (this one too, when online) hears of it and reads
+        // the keys again.
+        let next = pg.rotate_signing_key(retire_at.timestamp())?;
+        if admin.is_online() {
+            // Not waiting for the notification: the answer is then true.
+            let now = Utc::now().timestamp();
+            let retired = pg.retired_signing_key()?.filter(|r| r.retire_at > now);
+            admin.db().sessions.replace_keys(&next, retired.as_ref());
+        }
+    } else {
+        let state_dir = admin.state_dir().to_path_buf();
+        let retired_path = state_dir.join(RETIRED_KEY_FILE);
+        let next = rotate_key_file(
+            &state_dir.join(KEY_FILE),
+            &retired_path,
+            retire_at.timestamp(),
+        )?;
+        if admin.is_online() {
+            // The running server signs with the new key from now on.
+            let retired = load_retired(&retired_path)?;
+            admin
+                .db()
+                .sessions
+                .replace_keys(&next, retired.as_ref().filter(|_| grace > 0));
+        }
     }
     tracing::info!(target: "plantdb_auth::audit", event = "key_rotated", by = "operator", old_key_valid_until = %until, "signing key rotated");
-    let next_step = match admin.is_online() {
-        true => "The running server signs with the new key now",
-        false => "Start the server to use the new key",
+    let next_step = match (admin.postgres().is_some(), admin.is_online()) {
+        (true, _) => "Every running instance signs with the new key now",
+        (false, true) => "The running server signs with the new key now",
+        (false, false) => "Start the server to use the new key",
     };
     answer(
         admin,

@@ -169,3 +169,57 @@ async fn audit_events_of_both_instances_are_in_the_database() {
         0
     );
 }
+
+/// `plantdb-auth key rotate` on the shared store, run like an operator.
+fn rotate(store: &str, db: &std::path::Path, grace: &str) -> String {
+    let mut cmd = std::process::Command::new(crate::helpers::bin());
+    for key in crate::support::server::SERVER_ENV {
+        cmd.env_remove(key);
+    }
+    let out = cmd
+        .args(["key", "rotate", "--grace", grace, "--store", store, "--db"])
+        .arg(db)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "key rotate: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn a_key_rotation_reaches_every_instance() {
+    let Some((schema, scans, a, b)) = two_servers("a_key_rotation_reaches_every_instance") else {
+        return;
+    };
+    let (before, _) = a.login("admin", ADMIN_PW).await;
+    until_validation(&b, &before, true, "login on A, validation on B").await;
+
+    // With a grace period the old key still verifies everywhere, and a
+    // token signed with the new key verifies on the other instance.
+    let out = rotate(&schema.url, scans.path(), "3600");
+    assert!(
+        out.contains("Every running instance signs with the new key now"),
+        "{out}"
+    );
+    assert!(a.validates(&before).await && b.validates(&before).await);
+    let (after, _) = a.login("admin", ADMIN_PW).await;
+    assert_ne!(before.rsplit('.').next(), after.rsplit('.').next());
+    until_validation(&b, &after, true, "new key on A, validation on B").await;
+
+    // Without one, every token signed before ends on every instance.
+    rotate(&schema.url, scans.path(), "0");
+    for server in [&a, &b] {
+        until_validation(server, &before, false, "old key refused").await;
+        until_validation(server, &after, false, "second-to-last key refused").await;
+    }
+    let (fresh, _) = b.login("admin", ADMIN_PW).await;
+    until_validation(&a, &fresh, true, "newest key on B, validation on A").await;
+    // A new instance reads the stored key.
+    let c = Server::start(&schema.url, scans.path());
+    assert!(c.validates(&fresh).await);
+}
