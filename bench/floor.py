@@ -32,14 +32,17 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--pin", action="store_true",
+                    help="servers on CPU 0, wrk (one thread) on CPU 1: steadier figures on a 2-core machine")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="plantdb-floor-"))
     db = work / "db"
     ours_port, floor_port = harness.free_port(), harness.free_port()
+    pin_server = ["taskset", "-c", "0"] if args.pin else []
     ours = harness.Server(
         "plantdb-auth",
-        [args.ours, "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(ours_port),
+        pin_server + [args.ours, "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(ours_port),
          "--no-rate-limits"],
         ours_port, work / "ours.log",
         env={"PLANTDB_ADMIN_PASSWORD": ADMIN_PW, "PLANTDB_LOG_LEVEL": "warn"},
@@ -48,7 +51,7 @@ def main():
     token = harness.login(ours_port, "admin", ADMIN_PW)
     floor = harness.Server(
         "floor",
-        [args.floor, "--key-file", str(db / ".plantdb-auth" / "jwt.key"),
+        pin_server + [args.floor, "--key-file", str(db / ".plantdb-auth" / "jwt.key"),
          "--users", str(db / "users.json"), "--port", str(floor_port)],
         floor_port, work / "floor.log",
     )
@@ -57,7 +60,8 @@ def main():
     try:
         for _ in range(args.rounds):
             for name, port in (("ours", ours_port), ("floor", floor_port)):
-                r = harness.wrk(port, PATH, args.connections, args.seconds, method="POST", token=token)
+                r = harness.wrk(port, PATH, args.connections, args.seconds, method="POST", token=token,
+                                threads=1 if args.pin else None, pin="1" if args.pin else None)
                 rows.append({"server": name, "rps": r["rps"], "p50_us": r["latency_us"]["p50"],
                              "p99_us": r["latency_us"]["p99"], "failed": r["failed"]})
                 time.sleep(1)
@@ -68,7 +72,8 @@ def main():
     def med(name, key):
         return harness.median([r[key] for r in rows if r["server"] == name])
 
-    print(f"POST {PATH}, wrk c={args.connections}, {args.seconds} s x {args.rounds} rounds, alternating")
+    pinned = ", servers pinned to CPU 0 and wrk to CPU 1" if args.pin else ""
+    print(f"POST {PATH}, wrk c={args.connections}, {args.seconds} s x {args.rounds} rounds, alternating{pinned}")
     print(f"{'round':>5}  {'server':<6} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'failed':>6}")
     for i, r in enumerate(rows):
         print(f"{i // 2 + 1:>5}  {r['server']:<6} {r['rps']:>9.0f} {r['p50_us'] / 1000:>7.2f} "

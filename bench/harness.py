@@ -189,11 +189,13 @@ def parallel_logins(port, username, password, count, source=None):
     return sum(results)
 
 
-def wrk(port, path, connections, seconds, method="GET", token=None, body=None, threads=None, timeout="5s"):
-    """Runs wrk (keep-alive, the default) and returns its JSON summary plus req/s."""
+def wrk(port, path, connections, seconds, method="GET", token=None, body=None, threads=None, timeout="5s",
+        pin=None):
+    """Runs wrk (keep-alive, the default) and returns its JSON summary plus req/s.
+    `pin`: a CPU list for taskset (wrk on those CPUs only)."""
     threads = threads or min(2, connections)
     env = {**os.environ, "WRK_METHOD": method, "WRK_TOKEN": token or "", "WRK_BODY": body or ""}
-    cmd = [
+    cmd = (["taskset", "-c", pin] if pin else []) + [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}",
         "-s", str(LUA), f"http://{HOST}:{port}{path}",
     ]

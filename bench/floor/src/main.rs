@@ -35,22 +35,25 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// The answer's `user` object per account, as plantdb-auth gives it.
+/// The answer's `user` object per account, as plantdb-auth gives it, from
+/// `users.json` (a list of records, or an object keyed by username).
 fn load_users(path: &str) -> anyhow::Result<HashMap<String, Value>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
     let doc: Value = serde_json::from_str(&text).with_context(|| format!("{path} is not JSON"))?;
-    let accounts = doc
-        .as_object()
-        .ok_or_else(|| anyhow!("{path}: not an object of accounts"))?;
-    Ok(accounts
-        .iter()
+    let records: Vec<(String, &Value)> = match &doc {
+        Value::Array(list) => list
+            .iter()
+            .filter_map(|r| Some((r.get("username")?.as_str()?.to_string(), r)))
+            .collect(),
+        Value::Object(map) => map.iter().map(|(k, r)| (k.clone(), r)).collect(),
+        _ => return Err(anyhow!("{path}: not a list of accounts")),
+    };
+    Ok(records
+        .into_iter()
         .map(|(name, record)| {
-            let user = json!({
-                "username": name,
-                "fullname": record.get("fullname").cloned().unwrap_or(Value::Null),
-                "roles": record.get("roles").cloned().unwrap_or(json!([])),
-            });
-            (name.clone(), user)
+            let fullname = record.get("fullname").cloned().unwrap_or(Value::Null);
+            let user = json!({"username": name, "fullname": fullname});
+            (name, user)
         })
         .collect())
 }

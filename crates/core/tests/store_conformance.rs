@@ -65,6 +65,18 @@ fn lookups_ignore_case(store: &dyn UserStore) {
     assert!(store.exists(&upper).unwrap());
     assert!(!store.exists(&name("nobody")).unwrap());
     assert!(store.get(&name("nobody")).unwrap().is_none());
+    // In place, as token validation reads it: the same record as `get`.
+    let mut seen = None;
+    let found = store
+        .with_user(&upper, &mut |u| seen = Some(u.clone()))
+        .unwrap();
+    assert!(found);
+    assert_eq!(seen, store.get(&upper).unwrap());
+    let mut called = false;
+    assert!(!store
+        .with_user(&name("nobody"), &mut |_| called = true)
+        .unwrap());
+    assert!(!called);
 }
 
 fn update_is_persisted(store: &dyn UserStore) {

@@ -95,6 +95,17 @@ fn assign(request: &mut Request) -> HeaderValue {
     id
 }
 
+/// Whether requests get their span: only when the log level shows info
+/// lines (which then carry the request id). The per-layer filters of the
+/// subscriber make tracing create a span even when no layer logs it, and a
+/// span per request is a measurable share of a token validation.
+static REQUEST_SPANS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Called once the log level is known.
+pub fn set_request_spans(on: bool) {
+    REQUEST_SPANS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Adds [`Observe`] around a service (each route, via `Router::layer`,
 /// where the matched route is known).
 #[derive(Debug, Clone, Default)]
@@ -152,7 +163,10 @@ where
                 .map(|c| c.0.ip());
             (log, client, request.uri().path().to_string())
         });
-        let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or_default());
+        let span = match REQUEST_SPANS.load(std::sync::atomic::Ordering::Relaxed) {
+            true => tracing::info_span!("request", request_id = id.to_str().unwrap_or_default()),
+            false => tracing::Span::none(),
+        };
         // Entered while the handler runs (each poll), not around this call:
         // axum's futures do their work when polled.
         let future = self.inner.call(request).instrument(span);

@@ -66,8 +66,21 @@ impl Default for HttpConfig {
     }
 }
 
+/// What every handler shares, behind one `Arc`: axum clones the state for
+/// every request (and drops it after), so one reference count to touch
+/// instead of six keeps that off the hot path's profile.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: Arc<AuthDb>,
     pub config: Arc<HttpConfig>,
     pub limiter: Option<Arc<RateLimiter>>,
@@ -101,20 +114,31 @@ impl AppState {
                 None
             }
         };
-        AppState {
+        AppState(Arc::new(Shared {
             db,
             config: Arc::new(config),
             limiter,
             data: None,
             hash_pool,
             account_jobs: Arc::new(AtomicUsize::new(0)),
-        }
+        }))
     }
 
-    /// Serves the data API of `data` as well.
-    pub fn with_data(mut self, data: Arc<DataService>) -> Self {
-        self.data = Some(data);
-        self
+    /// Serves the data API of `data` as well (before the router is built:
+    /// the state is shared from then on).
+    pub fn with_data(self, data: Arc<DataService>) -> Self {
+        let shared = Arc::try_unwrap(self.0).unwrap_or_else(|shared| Shared {
+            db: shared.db.clone(),
+            config: shared.config.clone(),
+            limiter: shared.limiter.clone(),
+            data: None,
+            hash_pool: shared.hash_pool.clone(),
+            account_jobs: shared.account_jobs.clone(),
+        });
+        AppState(Arc::new(Shared {
+            data: Some(data),
+            ..shared
+        }))
     }
 
     /// Runs a use-case that hashes passwords on the hashing pool: at most

@@ -42,7 +42,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use plantdb_auth_core::model::{Group, GroupName, User, Username};
 use plantdb_auth_core::store::{
-    last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserStore,
+    last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserRead, UserStore,
 };
 
 use crate::bridge::Bridge;
@@ -223,6 +223,10 @@ pub struct PgGroupStore(Arc<Table<Group>>);
 impl UserStore for PgUserStore {
     fn get(&self, username: &Username) -> Result<Option<User>, StoreError> {
         self.0.get(username)
+    }
+
+    fn with_user(&self, username: &Username, read: UserRead<'_>) -> Result<bool, StoreError> {
+        Ok(self.0.with(username, |user| read(user))?.is_some())
     }
 
     fn list(&self) -> Result<Vec<User>, StoreError> {

@@ -148,6 +148,18 @@ impl<R: Record> Table<R> {
         }))
     }
 
+    /// [`Table::get`] handing `read` the cached record in place.
+    pub(crate) fn with<T>(
+        &self,
+        key: &R::Key,
+        read: impl FnOnce(&R) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        if let Some(entry) = self.cache.read().get(key) {
+            return Ok(entry.record.as_ref().map(read));
+        }
+        Ok(self.get(key)?.as_ref().map(read))
+    }
+
     pub(crate) fn list(&self) -> Vec<R> {
         self.cache
             .read()

@@ -11,6 +11,10 @@ use crate::audit::AuditLayer;
 /// the database once it is open.
 pub fn init(level: &str, json: bool) -> AuditLayer {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let shows_info = filter
+        .max_level_hint()
+        .is_none_or(|max| max >= tracing::level_filters::LevelFilter::INFO);
+    plantdb_auth_http::request_id::set_request_spans(shows_info);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = if json {
         fmt.json().boxed()

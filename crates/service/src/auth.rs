@@ -392,9 +392,23 @@ pub fn logout_user(db: &AuthDb, token: Option<&str>) -> Result<String, AuthError
 }
 
 /// Validates an access or API token; returns who it belongs to.
+///
+/// The same checks as [`authenticate`], without copying the token's or the
+/// account's record: this is the route every proxy and service calls.
 pub fn validate_token(db: &AuthDb, token: Option<&str>) -> Result<UserInfo, AuthError> {
-    let caller = authenticate(db, token, ACCESS_OR_API)?;
-    Ok(UserInfo::from(&caller.user))
+    let token = token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(crate::caller::no_auth_user)?;
+    let (claims, started_at) = db.sessions.validate_claims(token, ACCESS_OR_API)?;
+    let username = Username::parse(&claims.sub)
+        .map_err(|_| plantdb_auth_core::session::TokenError::NotLive)?;
+    let mut info = None;
+    db.users.with_user(&username, &mut |user| {
+        if user.is_active && crate::caller::issued_to(user, started_at, db) {
+            info = Some(UserInfo::from(user));
+        }
+    })?;
+    info.ok_or_else(|| plantdb_auth_core::session::TokenError::NotLive.into())
 }
 
 /// Rotates a refresh token into a new pair.

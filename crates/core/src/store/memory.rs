@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use parking_lot::Mutex;
 
 use super::{
-    keeps_an_admin, last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserStore,
+    keeps_an_admin, last_admin_refusal, GroupEdit, GroupStore, StoreError, UserEdit, UserRead,
+    UserStore,
 };
 use crate::model::{Group, GroupName, User, Username};
 
@@ -32,6 +33,10 @@ pub(crate) fn key_changed<K: PartialEq + std::fmt::Display>(before: &K, after: &
 impl UserStore for MemoryUserStore {
     fn get(&self, username: &Username) -> Result<Option<User>, StoreError> {
         Ok(self.users.lock().get(username).cloned())
+    }
+
+    fn with_user(&self, username: &Username, read: UserRead<'_>) -> Result<bool, StoreError> {
+        Ok(self.users.lock().get(username).map(read).is_some())
     }
 
     fn list(&self) -> Result<Vec<User>, StoreError> {

@@ -67,6 +67,8 @@ impl Default for LockoutPolicy {
 /// A change applied to one user inside the store's write lock.
 pub type UserEdit<'a> = &'a mut dyn FnMut(&mut User) -> Result<(), StoreError>;
 /// A change applied to one group inside the store's write lock.
+/// What [`UserStore::with_user`] runs on a record.
+pub type UserRead<'a> = &'a mut dyn FnMut(&User);
 pub type GroupEdit<'a> = &'a mut dyn FnMut(&mut Group) -> Result<(), StoreError>;
 
 /// The user store. Implementations make each call atomic and durable:
@@ -83,6 +85,19 @@ pub trait UserStore: Send + Sync {
 
     fn exists(&self, username: &Username) -> Result<bool, StoreError> {
         Ok(self.get(username)?.is_some())
+    }
+
+    /// Hands `read` the stored record of `username` in place, without the
+    /// copy `get` makes (the hot path of token validation reads two
+    /// fields); `false` when there is no such account.
+    fn with_user(&self, username: &Username, read: UserRead<'_>) -> Result<bool, StoreError> {
+        match self.get(username)? {
+            Some(user) => {
+                read(&user);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Whether the backing storage answers (readiness): a query for a

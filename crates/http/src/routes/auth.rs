@@ -228,7 +228,19 @@ pub async fn token_validation(State(state): State<AppState>, bearer: Bearer) -> 
     // In memory only: validation is the hot path and never blocks.
     let user = service::validate_token(&state.db, bearer.as_deref())
         .map_err(|e| ApiError::from(e).prefixed("Token validation failed: "))?;
-    Ok(Json(json!({"message": "Token validation successful", "user": user})).into_response())
+    let answer = ValidationAnswer {
+        message: "Token validation successful",
+        user: &user,
+    };
+    Ok(Json(answer).into_response())
+}
+
+/// The answer of a successful validation, serialized straight from the
+/// user (no intermediate JSON tree on the hot path).
+#[derive(serde::Serialize)]
+struct ValidationAnswer<'a> {
+    message: &'static str,
+    user: &'a service::UserInfo,
 }
 
 /// Rotates a refresh token: the old pair dies, a new pair is issued.

@@ -70,6 +70,11 @@ impl<C: Codec> JsonTable<C> {
         self.table.read().get(key).cloned()
     }
 
+    /// `read` on the record in place, if it exists.
+    pub(super) fn with<R>(&self, key: &Key<C>, read: impl FnOnce(&C::Item) -> R) -> Option<R> {
+        self.table.read().get(key).map(read)
+    }
+
     pub(super) fn list(&self) -> Vec<C::Item> {
         self.table.read().known().cloned().collect()
     }

@@ -9,7 +9,7 @@ use super::json_table::{Codec, JsonTable};
 use super::table::{Slot, Table};
 use super::user_record::{self, Decoded};
 use crate::model::{User, Username};
-use crate::store::{keeps_an_admin, last_admin_refusal, StoreError, UserEdit, UserStore};
+use crate::store::{keeps_an_admin, last_admin_refusal, StoreError, UserEdit, UserRead, UserStore};
 
 pub const USERS_FILE: &str = "users.json";
 
@@ -97,6 +97,10 @@ impl Codec for UsersFile {
 impl UserStore for FsdbUserStore {
     fn get(&self, username: &Username) -> Result<Option<User>, StoreError> {
         Ok(self.file.get(username))
+    }
+
+    fn with_user(&self, username: &Username, read: UserRead<'_>) -> Result<bool, StoreError> {
+        Ok(self.file.with(username, |user| read(user)).is_some())
     }
 
     fn list(&self) -> Result<Vec<User>, StoreError> {
