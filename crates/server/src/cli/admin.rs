@@ -161,6 +161,7 @@ impl Admin {
                 root.display()
             ));
         }
+        refuse_root_on_anothers_files(&root, &serve)?;
         let audit = telemetry::init(&log_level(), false);
         let database = database::open(&root, &serve).map_err(|e| in_use(e, &root))?;
         let state_dir = database.state_dir.clone();
@@ -307,6 +308,53 @@ fn with_socket_hint(error: anyhow::Error, socket: &Path) -> anyhow::Error {
         "{error}\nhint: no admin socket answered at {}: give the server's --state-dir (or --config), or use the HTTP API ({README_HINT})",
         socket.display()
     )
+}
+
+/// Root writing the files of a database that belongs to another user (the
+/// service's) would leave them root's, and the server could then no longer
+/// write them: refused, with the command to use instead. (Through the
+/// admin socket the server writes its own files, so this is only checked
+/// when the CLI opens the database itself.)
+fn refuse_root_on_anothers_files(root: &Path, serve: &ServeArgs) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if effective_uid() != Some(0) {
+        return Ok(());
+    }
+    let users_file = root.join("users.json");
+    let owned = if users_file.exists() {
+        users_file
+    } else {
+        root.to_path_buf()
+    };
+    let Ok(meta) = std::fs::metadata(&owned) else {
+        return Ok(());
+    };
+    if meta.uid() == 0 || serve.store.is_some() {
+        return Ok(());
+    }
+    let owner = user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string());
+    Err(anyhow!(
+        "the database at {} belongs to user '{owner}': as root, the CLI would leave files the server cannot write\nhint: run it as that user: sudo -u {owner} plantdb-auth ... (or start the server: the CLI then goes through its admin socket)",
+        root.display()
+    ))
+}
+
+/// This process's effective user id, from /proc (no libc call needed).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The name of user `uid` in /etc/passwd.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
 }
 
 /// Warnings only: stdout is the command's answer, stderr its problems.

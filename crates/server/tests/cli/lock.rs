@@ -285,3 +285,39 @@ async fn the_cli_finds_the_database_and_state_directory_in_the_configuration_fil
         "{run:?}"
     );
 }
+
+#[tokio::test]
+async fn root_does_not_write_a_database_that_belongs_to_another_user() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !root || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let cli = Cli::new();
+    cli.add_user("alice", &[]);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(cli.path())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    // As root: refused, with the command to run instead; nothing changed.
+    let err = cli.fails(&["user", "deactivate", "alice"], "belongs to user");
+    assert!(err.contains("sudo -u "), "{err}");
+    // As the owner: done, and the files stay the owner's.
+    let mut cmd = crate::helpers::program("/usr/bin/setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_plantdb-auth"))
+        .args(["user", "deactivate", "alice", "--db"])
+        .arg(cli.path());
+    let run = crate::helpers::run(cmd, None);
+    assert_eq!(run.code, 0, "{run:?}");
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(cli.path().join("users.json"))
+        .unwrap()
+        .uid();
+    assert_eq!(owner, 65534);
+}
