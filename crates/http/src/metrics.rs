@@ -277,7 +277,12 @@ pub async fn render(State(state): State<AppState>) -> Response {
     metrics::gauge!(ARGON2_BUSY).set(workers.saturating_sub(state.hash_slots_free()) as f64);
     // Counting sessions walks the index: done on the blocking pool.
     let counts = state
-        .blocking(|db| (db.sessions.sessions(None).len(), db.sessions.token_count()))
+        .blocking(|db| {
+            (
+                db.sessions().sessions(None).len(),
+                db.sessions().token_count(),
+            )
+        })
         .await;
     if let Ok((sessions, tokens)) = counts {
         metrics::gauge!(LIVE_SESSIONS).set(sessions as f64);

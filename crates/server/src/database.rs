@@ -6,16 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use plantdb_auth_core::clock::{Clock, SystemClock};
-use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
+use plantdb_auth_core::clock::SystemClock;
+use plantdb_auth_core::password::{HashParams, PasswordPolicy};
 use plantdb_auth_core::session::{
-    load_retired, RetiredKey, SessionConfig, SessionManager, SessionStore, SigningKey,
-    SqliteSessionStore,
+    load_retired, RetiredKey, SessionConfig, SessionStore, SigningKey, SqliteSessionStore,
 };
 use plantdb_auth_core::store::fsdb::{self, Fsdb};
 use plantdb_auth_core::store::{GroupStore, LockoutPolicy, UserStore};
 use plantdb_auth_postgres::{PgAuditLog, PgStores, DEFAULT_POOL_SIZE};
-use plantdb_auth_service::{ApiTokenPolicy, AuthDb, Throttle, ThrottlePolicy};
+use plantdb_auth_service::{ApiTokenPolicy, AuthDb, Backend, Settings, ThrottlePolicy};
 
 use crate::settings::ServeArgs;
 
@@ -153,7 +152,7 @@ fn follow_key_rotations(pg: &Arc<PgStores>, db: &Arc<AuthDb>) {
             .and_then(|key| Ok((key, live_retired_key(&pg)?)))
         {
             Ok((key, retired)) => {
-                db.sessions.replace_keys(&key, retired.as_ref());
+                db.sessions().replace_keys(&key, retired.as_ref());
                 tracing::info!("the signing key was rotated: signing with the new key");
             }
             Err(e) => {
@@ -213,42 +212,16 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         Some(url) => postgres_stores(url, args)?,
         None => fsdb_stores(root, &state_dir)?,
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let session_config = SessionConfig {
-        access_ttl: args.session_timeout,
-        refresh_ttl: args.refresh_timeout,
-        max_sessions_per_user: args.max_sessions_per_user,
-        leeway: 2,
-        max_shared_sessions: args.max_guest_sessions,
-    };
-    let mut sessions =
-        SessionManager::new(&stores.key, stores.sessions, clock.clone(), session_config)?;
-    if let Some(retired) = &stores.retired {
-        sessions = sessions.with_retired_key(retired);
-    }
-    let hasher =
-        PasswordHasher::new(hash_params(args)).context("invalid Argon2 settings (--argon2-*)")?;
-    let db = AuthDb {
+    let backend = Backend {
         users: stores.users,
         groups: stores.groups,
-        sessions,
-        hasher,
-        policy: PasswordPolicy {
-            min_length: args.min_password_length,
-        },
-        lockout: LockoutPolicy {
-            max_failed_attempts: args.max_failed_attempts,
-            lockout_duration: chrono::Duration::seconds(args.lockout_duration),
-        },
-        api_tokens: ApiTokenPolicy {
-            max_lifetime: args.api_token_max_lifetime,
-            max_per_user: args.max_api_tokens,
-        },
-        throttle: Throttle::new(throttle_policy(args)),
-        storage: Default::default(),
-        clock,
+        sessions: stores.sessions,
+        key: stores.key,
+        retired_key: stores.retired,
         root: Some(root.to_path_buf()),
     };
+    let db = AuthDb::open(backend, settings(args), Arc::new(SystemClock))
+        .context("cannot open the service (check --argon2-* and the session store)")?;
     let db = Arc::new(db);
     if let (Some(pg), None) = (&stores.pg, secret_from_env()?) {
         follow_key_rotations(pg, &db);
@@ -261,6 +234,32 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         pg: stores.pg,
         _fsdb: stores.fsdb,
     })
+}
+
+/// The service's policies from `serve`'s flags.
+pub fn settings(args: &ServeArgs) -> Settings {
+    Settings {
+        hash: hash_params(args),
+        password_policy: PasswordPolicy {
+            min_length: args.min_password_length,
+        },
+        lockout: LockoutPolicy {
+            max_failed_attempts: args.max_failed_attempts,
+            lockout_duration: chrono::Duration::seconds(args.lockout_duration),
+        },
+        api_tokens: ApiTokenPolicy {
+            max_lifetime: args.api_token_max_lifetime,
+            max_per_user: args.max_api_tokens,
+        },
+        throttle: throttle_policy(args),
+        sessions: SessionConfig {
+            access_ttl: args.session_timeout,
+            refresh_ttl: args.refresh_timeout,
+            max_sessions_per_user: args.max_sessions_per_user,
+            leeway: 2,
+            max_shared_sessions: args.max_guest_sessions,
+        },
+    }
 }
 
 /// The service's throttles; the per-account and per-address budgets are

@@ -209,7 +209,7 @@ impl App {
                 tick.tick().await;
                 let _ = purge_state
                     .blocking(|db| {
-                        if let Err(e) = db.sessions.purge_expired() {
+                        if let Err(e) = db.sessions().purge_expired() {
                             tracing::error!(error = %e, "purging expired sessions failed");
                         }
                     })

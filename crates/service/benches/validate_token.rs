@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use plantdb_auth_core::clock::SystemClock;
-use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
+use plantdb_auth_core::password::HashParams;
 use plantdb_auth_core::session::SigningKey;
 use plantdb_auth_core::store::fsdb::Fsdb;
-use plantdb_auth_core::store::LockoutPolicy;
-use plantdb_auth_service::{validate_token, ApiTokenPolicy, AuthDb};
+use plantdb_auth_service::{validate_token, AuthDb, Backend, Settings};
 
 const USERS: usize = 10_000;
 const SESSIONS: usize = 100_000;
@@ -30,18 +29,24 @@ fn auth_db(root: &std::path::Path) -> (AuthDb, Fsdb) {
         t_cost: 1,
         p_cost: 1,
     };
-    let db = AuthDb {
+    let backend = Backend {
         users: fsdb.users.clone(),
         groups: fsdb.groups.clone(),
-        sessions: support::manager(&SigningKey::random(), SESSIONS),
-        hasher: PasswordHasher::new(cheap).unwrap(),
-        policy: PasswordPolicy::default(),
-        lockout: LockoutPolicy::default(),
-        api_tokens: ApiTokenPolicy::default(),
-        throttle: Default::default(),
-        storage: Default::default(),
-        clock: Arc::new(SystemClock),
+        sessions: support::populated_store(SESSIONS),
+        key: SigningKey::random(),
+        retired_key: None,
         root: Some(root.to_path_buf()),
+    };
+    let settings = Settings {
+        hash: cheap,
+        ..Settings::default()
+    };
+    let db = match AuthDb::open(backend, settings, Arc::new(SystemClock)) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("cannot build the service: {e}");
+            std::process::exit(1);
+        }
     };
     (db, fsdb)
 }
@@ -67,9 +72,9 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (db, _fsdb) = auth_db(&dir.path().join("db"));
     let user = support::username(USERS / 2);
-    let access = db.sessions.login(&user).unwrap().access_token;
+    let access = db.sessions().login(&user).unwrap().access_token;
     let (api, _) = db
-        .sessions
+        .sessions()
         .create_api_token(&user, "real_plant_*/Permission.READ", 3600)
         .unwrap();
     let mut group = c.benchmark_group("validate_token_100k_sessions");

@@ -23,7 +23,7 @@ pub use auth::{
 };
 pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
 pub use caller::{authenticate, Caller, Credentials};
-pub use db::{ApiTokenPolicy, AuthDb};
+pub use db::{ApiTokenPolicy, AuthDb, Backend, OpenError, Settings};
 pub use error::{error_chain, AuthError};
 pub use health::{health, readiness, DatabaseHealth, Readiness};
 pub use throttle::{Throttle, ThrottlePolicy};

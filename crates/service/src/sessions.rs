@@ -277,15 +277,12 @@ mod tests {
     use chrono::Duration;
     use plantdb_auth_core::clock::{Clock, FixedClock};
     use plantdb_auth_core::model::{Role, User, Username};
-    use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
-    use plantdb_auth_core::session::{
-        MemorySessionStore, SessionConfig, SessionManager, SigningKey, TokenError,
-    };
-    use plantdb_auth_core::store::memory::{MemoryGroupStore, MemoryUserStore};
-    use plantdb_auth_core::store::{LockoutPolicy, UserStore};
+    use plantdb_auth_core::session::{SigningKey, TokenError};
+    use plantdb_auth_core::store::memory::MemoryUserStore;
+    use plantdb_auth_core::store::UserStore;
 
     use super::*;
-    use crate::ApiTokenPolicy;
+    use crate::{Backend, Settings};
 
     fn db_with(users: &[(&str, Role)]) -> (AuthDb, Arc<FixedClock>) {
         let clock = Arc::new(FixedClock::new(Utc::now()));
@@ -296,27 +293,12 @@ mod tests {
             let user = User::new(name, "Test", "unused".into(), [*role], clock.now());
             store.create(user).unwrap();
         }
-        let key = SigningKey::from_secret("a test secret").unwrap();
-        let sessions = SessionManager::new(
-            &key,
-            Arc::new(MemorySessionStore::default()),
-            clock.clone(),
-            SessionConfig::default(),
-        )
-        .unwrap();
-        let db = AuthDb {
+        let backend = Backend {
             users: store,
-            groups: Arc::new(MemoryGroupStore::default()),
-            sessions,
-            hasher: PasswordHasher::new(HashParams::default()).unwrap(),
-            policy: PasswordPolicy::default(),
-            lockout: LockoutPolicy::default(),
-            api_tokens: ApiTokenPolicy::default(),
-            throttle: Default::default(),
-            storage: Default::default(),
-            clock: clock.clone(),
-            root: None,
+            key: SigningKey::from_secret("a test secret").unwrap(),
+            ..Backend::memory()
         };
+        let db = AuthDb::open(backend, Settings::default(), clock.clone()).unwrap();
         (db, clock)
     }
 

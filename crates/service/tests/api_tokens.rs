@@ -35,7 +35,7 @@ fn invalid_input(result: Result<ApiTokenCreated, AuthError>) -> String {
 }
 
 fn api_token_count(t: &TestDb, user: &str) -> usize {
-    t.db.sessions.api_tokens(Some(user)).len()
+    t.db.sessions().api_tokens(Some(user)).len()
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn a_minted_token_carries_the_grant_and_validates() {
     let datasets = json!({"scan_*": ["read", "WRITE"], "other": ["Permission.READ"]});
     let created = mint(&t, &access, &request(json!(3600), datasets)).unwrap();
 
-    let claims = t.db.sessions.decode(&created.token).unwrap();
+    let claims = t.db.sessions().decode(&created.token).unwrap();
     assert_eq!(claims.kind, TokenKind::Api);
     assert_eq!(claims.sub, "carl");
     assert_eq!(claims.jti, created.id);
@@ -61,7 +61,7 @@ fn a_minted_token_carries_the_grant_and_validates() {
 
     let who = validate_token(&t.db, Some(&created.token)).unwrap();
     assert_eq!(who.username, "carl");
-    let listed = t.db.sessions.api_tokens(Some("carl"));
+    let listed = t.db.sessions().api_tokens(Some("carl"));
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].jti, created.id);
 }
@@ -84,7 +84,7 @@ fn token_exp_must_be_a_json_integer() {
         );
     }
     let created = mint(&t, &access, &read_all(json!(60))).unwrap();
-    let claims = t.db.sessions.decode(&created.token).unwrap();
+    let claims = t.db.sessions().decode(&created.token).unwrap();
     assert_eq!(claims.exp - claims.iat, 60);
 }
 

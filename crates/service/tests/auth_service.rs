@@ -83,7 +83,7 @@ fn register_stores_a_lower_case_reader_who_can_log_in() {
     assert!(stored.is_active);
     assert!(t
         .db
-        .hasher
+        .hasher()
         .verify(GOOD_PASSWORD, &stored.password_hash)
         .is_match());
     let login = authenticate_user(&t.db, "ALICE.smith", GOOD_PASSWORD).unwrap();
@@ -262,7 +262,7 @@ fn register_assigns_optional_roles_within_the_callers_rank() {
 
     // A reader granted manage_users may create users, but not above itself.
     let manager = t.user_session("mona", &[Role::Reader]);
-    t.db.users
+    t.db.users()
         .update(&Username::parse("mona").unwrap(), &mut |u: &mut User| {
             u.extra_permissions.insert(Permission::ManageUsers);
             Ok(())
@@ -331,7 +331,7 @@ fn unknown_wrong_locked_and_deactivated_all_fail_as_invalid_credentials() {
     t.add_user("locked", GOOD_PASSWORD, &[Role::Reader]);
     t.add_user("gone", GOOD_PASSWORD, &[Role::Reader]);
     let until = t.now() + chrono::Duration::seconds(60);
-    t.db.users
+    t.db.users()
         .update(&Username::parse("locked").unwrap(), &mut |u: &mut User| {
             u.locked_until = Some(until);
             Ok(())
@@ -677,21 +677,21 @@ fn a_deleted_admin_stays_deleted() {
     let other = User::new(
         Username::parse("curator").unwrap(),
         "Curator",
-        t.db.hasher.hash("curator-pass-2026").unwrap(),
+        t.db.hasher().hash("curator-pass-2026").unwrap(),
         [Role::Admin],
         t.clock.now(),
     );
-    t.db.users.create(other).unwrap();
-    t.db.users.delete(&name).unwrap();
+    t.db.users().create(other).unwrap();
+    t.db.users().delete(&name).unwrap();
     let outcome = ensure_default_accounts(&t.db, AdminPassword::Generate).unwrap();
     assert!(!outcome.created_admin && outcome.generated_admin_password.is_none());
-    assert!(!t.db.users.exists(&name).unwrap());
+    assert!(!t.db.users().exists(&name).unwrap());
     // Without any administrator left (an outside tool deleted the only
     // one), admin is created again: the database would be unmanageable.
     let fresh = TestDb::builder().without_default_accounts().build();
     let first = ensure_default_accounts(&fresh.db, AdminPassword::TestMode).unwrap();
     assert!(first.created_guest && first.created_admin);
-    fresh.db.users.delete(&name).unwrap();
+    fresh.db.users().delete(&name).unwrap();
     let again = ensure_default_accounts(&fresh.db, AdminPassword::TestMode).unwrap();
     assert!(again.created_admin);
 }
@@ -763,8 +763,13 @@ fn default_accounts_created_meanwhile_by_another_instance_are_fine() {
         }
     }
 
-    let mut t = TestDb::new();
-    t.db.users = Arc::new(LateStore(t.db.users.clone()));
+    // The accounts exist (made by a first instance); this one's store says
+    // nobody does.
+    let first = TestDb::new();
+    let t = TestDb::builder()
+        .user_store(Arc::new(LateStore(first.db.users().clone())))
+        .without_default_accounts()
+        .build();
     let outcome = ensure_default_accounts(&t.db, AdminPassword::Generate).unwrap();
     assert!(!outcome.created_admin && !outcome.created_guest);
     assert_eq!(outcome.generated_admin_password, None);

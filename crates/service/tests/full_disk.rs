@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use plantdb_auth_core::model::{Role, User, Username};
+use plantdb_auth_core::store::memory::MemoryUserStore;
 use plantdb_auth_core::store::{StoreError, UserEdit, UserStore};
 use plantdb_auth_service::{authenticate_user, health, AuthError};
 use support::{TestDb, GOOD_PASSWORD};
@@ -67,13 +68,13 @@ impl UserStore for FullDisk {
 
 #[test]
 fn a_full_disk_makes_every_login_failure_the_same_503_and_health_degraded() {
-    let mut t = TestDb::new();
-    t.add_user("dora", GOOD_PASSWORD, &[Role::Reader]);
     let full = Arc::new(AtomicBool::new(false));
-    t.db.users = Arc::new(FullDisk {
-        inner: t.db.users.clone(),
+    let store = Arc::new(FullDisk {
+        inner: Arc::new(MemoryUserStore::default()),
         full: full.clone(),
     });
+    let t = TestDb::builder().user_store(store).build();
+    t.add_user("dora", GOOD_PASSWORD, &[Role::Reader]);
     assert!(health(&t.db).unwrap().storage_error.is_none());
     full.store(true, Ordering::SeqCst);
 

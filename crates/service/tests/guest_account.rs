@@ -58,8 +58,12 @@ fn a_guest_user_sees_and_ends_only_its_own_session() {
     let access = [TokenKind::Access];
     assert!(t
         .db
-        .sessions
+        .sessions()
         .validate(&theirs.access_token, &access)
         .is_ok());
-    assert!(t.db.sessions.validate(&mine.access_token, &access).is_err());
+    assert!(t
+        .db
+        .sessions()
+        .validate(&mine.access_token, &access)
+        .is_err());
 }

@@ -51,7 +51,7 @@ fn the_operator_sees_and_ends_everyones_sessions_and_tokens() {
     let t = TestDb::new();
     t.add_user("alice", GOOD_PASSWORD, &[Role::Reader]);
     let alice = t.login("alice", GOOD_PASSWORD).tokens;
-    t.db.sessions
+    t.db.sessions()
         .create_api_token("alice", "*/Permission.READ", 600)
         .unwrap();
     let sessions = list_sessions(&t.db, OPERATOR).unwrap();

@@ -14,11 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use plantdb_auth_core::clock::{Clock, FixedClock};
 use plantdb_auth_core::model::parse_py_datetime;
-use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
-use plantdb_auth_core::session::{MemorySessionStore, SessionConfig, SessionManager, SigningKey};
 use plantdb_auth_core::store::fsdb::Fsdb;
-use plantdb_auth_core::store::LockoutPolicy;
-use plantdb_auth_service::{authenticate_user, ApiTokenPolicy, AuthDb, AuthError};
+use plantdb_auth_service::{authenticate_user, AuthDb, AuthError, Backend, Settings};
 use serde_json::{json, Value};
 
 const LEGACY_PREFIX: &str = "$argon2id$v=19$m=65536,t=3,p=4$";
@@ -107,26 +104,13 @@ fn test_now(users: &Value) -> DateTime<Utc> {
 /// An `AuthDb` over `root`, built like `crates/server/src/database.rs`.
 fn open_db(root: &Path, clock: Arc<dyn Clock>) -> (Fsdb, AuthDb) {
     let fsdb = Fsdb::open(root).unwrap();
-    let sessions = SessionManager::new(
-        &SigningKey::random(),
-        Arc::new(MemorySessionStore::default()),
-        clock.clone(),
-        SessionConfig::default(),
-    )
-    .unwrap();
-    let db = AuthDb {
+    let backend = Backend {
         users: fsdb.users.clone(),
         groups: fsdb.groups.clone(),
-        sessions,
-        hasher: PasswordHasher::new(HashParams::default()).unwrap(),
-        policy: PasswordPolicy::default(),
-        lockout: LockoutPolicy::default(),
-        api_tokens: ApiTokenPolicy::default(),
-        throttle: Default::default(),
-        storage: Default::default(),
-        clock,
         root: Some(fsdb.root().to_path_buf()),
+        ..Backend::memory()
     };
+    let db = AuthDb::open(backend, Settings::default(), clock).unwrap();
     (fsdb, db)
 }
 

@@ -30,7 +30,7 @@ fn a_membership_never_outlives_its_account() {
             s.spawn(|| add_group_member(&t.db, Some(admin.as_str()), "lab", &member));
             s.spawn(|| delete_user(&t.db, Some(admin.as_str()), &name));
         });
-        let group = t.db.groups.list().unwrap();
+        let group = t.db.groups().list().unwrap();
         let lab = group.iter().find(|g| g.name.as_str() == "lab").unwrap();
         assert!(
             !lab.users.iter().any(|u| u.as_str() == name),

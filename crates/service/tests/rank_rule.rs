@@ -15,7 +15,7 @@ use support::{TestDb, GOOD_PASSWORD};
 /// `name` with `role` and the extra permissions `extra`, logged in.
 fn user_with(t: &TestDb, name: &str, role: Role, extra: &[Permission]) -> String {
     t.add_user(name, GOOD_PASSWORD, &[role]);
-    t.db.users
+    t.db.users()
         .update(&Username::parse(name).unwrap(), &mut |u| {
             u.extra_permissions.extend(extra.iter().copied());
             Ok(())
@@ -74,14 +74,14 @@ fn a_delegated_user_manager_cannot_act_on_an_account_holding_a_permission_it_lac
     assert!(!owners.contains(&"deleter"), "{owners:?}");
     assert!(!owners.contains(&"admin"), "{owners:?}");
     assert!(owners.contains(&"manager"), "{owners:?}");
-    let deleter_session = t.db.sessions.sessions(Some("deleter")).pop().unwrap().id;
+    let deleter_session = t.db.sessions().sessions(Some("deleter")).pop().unwrap().id;
     assert!(matches!(
         revoke_session(&t.db, Some(manager.as_str()), &deleter_session),
         Err(AuthError::NotFound(_))
     ));
     assert!(t
         .db
-        .sessions
+        .sessions()
         .validate(
             &target_session,
             &[plantdb_auth_core::session::TokenKind::Access]

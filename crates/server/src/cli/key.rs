@@ -51,7 +51,7 @@ pub fn execute(admin: &Admin, command: KeyCommand) -> anyhow::Result<()> {
             // Not waiting for the notification: the answer is then true.
             let now = Utc::now().timestamp();
             let retired = pg.retired_signing_key()?.filter(|r| r.retire_at > now);
-            admin.db().sessions.replace_keys(&next, retired.as_ref());
+            admin.db().sessions().replace_keys(&next, retired.as_ref());
         }
     } else {
         let state_dir = admin.state_dir().to_path_buf();
@@ -66,7 +66,7 @@ pub fn execute(admin: &Admin, command: KeyCommand) -> anyhow::Result<()> {
             let retired = load_retired(&retired_path)?;
             admin
                 .db()
-                .sessions
+                .sessions()
                 .replace_keys(&next, retired.as_ref().filter(|_| grace > 0));
         }
     }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use plantdb_auth_core::clock::{Clock, FixedClock};
 use plantdb_auth_core::model::{Role, User, Username};
-use plantdb_auth_core::password::{HashParams, PasswordHasher, PasswordPolicy};
-use plantdb_auth_core::session::{MemorySessionStore, SessionConfig, SessionManager, SigningKey};
-use plantdb_auth_core::store::memory::{MemoryGroupStore, MemoryUserStore};
-use plantdb_auth_core::store::LockoutPolicy;
+use plantdb_auth_core::password::HashParams;
+use plantdb_auth_core::session::SessionConfig;
+use plantdb_auth_core::store::{LockoutPolicy, UserStore};
 use plantdb_auth_service::{
-    authenticate_user, ensure_default_accounts, AdminPassword, ApiTokenPolicy, AuthDb, LoginResult,
+    authenticate_user, ensure_default_accounts, AdminPassword, ApiTokenPolicy, AuthDb, Backend,
+    LoginResult, Settings,
 };
 
 /// Cheap enough that a test can hash dozens of passwords in milliseconds.
@@ -46,6 +46,7 @@ pub struct TestDbBuilder {
     api_tokens: ApiTokenPolicy,
     sessions: SessionConfig,
     default_accounts: bool,
+    users: Option<Arc<dyn UserStore>>,
 }
 
 impl Default for TestDbBuilder {
@@ -56,6 +57,7 @@ impl Default for TestDbBuilder {
             api_tokens: ApiTokenPolicy::default(),
             sessions: SessionConfig::default(),
             default_accounts: true,
+            users: None,
         }
     }
 }
@@ -82,6 +84,13 @@ impl TestDbBuilder {
         self
     }
 
+    /// Users in `store` instead of a fresh in-memory one.
+    #[allow(dead_code)]
+    pub fn user_store(mut self, store: Arc<dyn UserStore>) -> Self {
+        self.users = Some(store);
+        self
+    }
+
     pub fn without_default_accounts(mut self) -> Self {
         self.default_accounts = false;
         self
@@ -89,26 +98,18 @@ impl TestDbBuilder {
 
     pub fn build(self) -> TestDb {
         let clock = Arc::new(FixedClock::new(start()));
-        let sessions = SessionManager::new(
-            &SigningKey::random(),
-            Arc::new(MemorySessionStore::default()),
-            clock.clone(),
-            self.sessions,
-        )
-        .unwrap();
-        let db = AuthDb {
-            users: Arc::new(MemoryUserStore::default()),
-            groups: Arc::new(MemoryGroupStore::default()),
-            sessions,
-            hasher: PasswordHasher::new(self.params).unwrap(),
-            policy: PasswordPolicy::default(),
+        let settings = Settings {
+            hash: self.params,
             lockout: self.lockout,
             api_tokens: self.api_tokens,
-            throttle: Default::default(),
-            storage: Default::default(),
-            clock: clock.clone(),
-            root: None,
+            sessions: self.sessions,
+            ..Settings::default()
         };
+        let mut backend = Backend::memory();
+        if let Some(users) = self.users {
+            backend.users = users;
+        }
+        let db = AuthDb::open(backend, settings, clock.clone()).unwrap();
         if self.default_accounts {
             ensure_default_accounts(&db, AdminPassword::Given(ADMIN_PASSWORD.into())).unwrap();
         }
@@ -142,7 +143,7 @@ impl TestDb {
 
     /// Puts a user straight into the store (no permission checks).
     pub fn add_user(&self, name: &str, password: &str, roles: &[Role]) -> Username {
-        let hash = self.db.hasher.hash(password).unwrap();
+        let hash = self.db.hasher().hash(password).unwrap();
         self.add_user_with_hash(name, hash, roles)
     }
 
@@ -155,7 +156,7 @@ impl TestDb {
             roles.iter().copied(),
             self.now(),
         );
-        self.db.users.create(user).unwrap();
+        self.db.users().create(user).unwrap();
         username
     }
 
@@ -163,7 +164,7 @@ impl TestDb {
     pub fn user(&self, name: &str) -> User {
         let username = Username::parse(name).unwrap();
         self.db
-            .users
+            .users()
             .get(&username)
             .unwrap()
             .unwrap_or_else(|| panic!("user {name} is not in the store"))
@@ -171,21 +172,21 @@ impl TestDb {
 
     pub fn exists(&self, name: &str) -> bool {
         self.db
-            .users
+            .users()
             .exists(&Username::parse(name).unwrap())
             .unwrap()
     }
 
     pub fn set_active(&self, name: &str, active: bool) {
         self.db
-            .users
+            .users()
             .set_active(&Username::parse(name).unwrap(), active)
             .unwrap();
     }
 
     pub fn delete_user(&self, name: &str) {
         self.db
-            .users
+            .users()
             .delete(&Username::parse(name).unwrap())
             .unwrap();
     }
