@@ -12,6 +12,7 @@
 //! prefix and outside both API generations: Prometheus scrapes the server
 //! directly, not through the reverse proxy that owns the prefix.
 
+use crate::error::ErrorCode;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -248,7 +249,7 @@ pub async fn guarded(State(state): State<AppState>, request: axum::extract::Requ
             if !same_secret(given.as_bytes(), token.as_bytes()) {
                 return crate::error::ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "not_authenticated",
+                    ErrorCode::NotAuthenticated,
                     "Metrics need 'Authorization: Bearer <metrics token>' (--metrics-token)",
                 )
                 .into_response();

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use plantdb_auth_core::window::SlidingWindow;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::client_ip;
 use crate::state::AppState;
 
@@ -119,7 +119,7 @@ pub fn check(state: &AppState, ip: IpAddr, bucket: Bucket) -> Result<(), ApiErro
         .map_err(|retry_after| {
             let mut err = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 format!("Too many requests: try again in {retry_after} seconds"),
             );
             err.retry_after = Some(retry_after);

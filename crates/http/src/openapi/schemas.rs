@@ -12,29 +12,8 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToResponse, ToSchema};
 
-/// The machine code of an error, identical on both generations.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    MissingField,
-    InvalidInput,
-    InvalidCredentials,
-    InvalidToken,
-    NotAuthenticated,
-    Forbidden,
-    UserExists,
-    Conflict,
-    NotFound,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    RateLimited,
-    Internal,
-    /// 503: a lock of the database could not be taken in time (data
-    /// writes; `Retry-After` says when to try again).
-    Busy,
-    /// 408: an upload stalled.
-    Timeout,
-}
+/// The machine code of an error: the type the handlers answer with.
+pub use crate::error::ErrorCode;
 
 /// Every error: `error` (the current generation's key) and `message` (the
 /// legacy one) carry the same text.

@@ -13,7 +13,7 @@ use plantdb_auth_service as service;
 use plantdb_auth_service::{ApiTokenRequest, AuthError, RegisterPayload};
 
 use super::Generation;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Bearer, ClientIp, JsonBody};
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
@@ -278,7 +278,7 @@ pub async fn token_refresh(
         .map_err(|e| match (e, gen) {
             // plantdb-server 0.17 answers 401 for a missing token, 0.15 answers 400.
             (AuthError::MissingField(m), Generation::Current) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "missing_field", m)
+                ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::MissingField, m)
             }
             (AuthError::Token(t), _) => {
                 ApiError::from(AuthError::Token(t)).prefixed("Invalid or expired refresh token: ")

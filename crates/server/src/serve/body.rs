@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use plantdb_auth_http::error::ErrorCode;
 use plantdb_auth_http::ApiError;
 use tokio::time::{Instant, Sleep};
 
@@ -193,7 +194,7 @@ pub fn too_slow_response(answered: &HeaderMap, rate: BodyRate) -> Response {
         rate.min_rate
     );
     let mut response =
-        ApiError::new(StatusCode::REQUEST_TIMEOUT, "timeout", message).into_response();
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorCode::Timeout, message).into_response();
     let headers = response.headers_mut();
     for (name, value) in answered.iter().filter(|(name, _)| kept(name)) {
         headers.append(name.clone(), value.clone());

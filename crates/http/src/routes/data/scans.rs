@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::params::Params;
 use super::{limited, run, run_public, send, DataBearer};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::{path_params, ClientIp};
 use crate::openapi::schemas as doc;
 use crate::rate_limit::Bucket;
@@ -36,7 +36,7 @@ impl<S: Send + Sync> FromRequest<S> for SilentJson {
             Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(ApiError::new(
                     axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     "Request body too large: a filterQuery body is limited to 64 KiB",
                 ))
             }

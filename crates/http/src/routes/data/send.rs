@@ -18,7 +18,7 @@ use plantdb_auth_service::data::read::ServedFile;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Chunk size of streamed bodies.
 const CHUNK: usize = 256 * 1024;
@@ -251,7 +251,7 @@ pub async fn file(headers: &HeaderMap, served: ServedFile) -> Result<Response, A
         RangeAnswer::Unsatisfiable => {
             let mut r = ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                "invalid_input",
+                ErrorCode::InvalidInput,
                 format!("Range not satisfiable: the file has {len} bytes"),
             )
             .into_response();

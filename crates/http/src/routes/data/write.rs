@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use super::params::Params;
 use super::{data_of, limited, DataBearer};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::path_params;
 use crate::openapi::schemas as doc;
 use crate::rate_limit::Bucket;
@@ -53,7 +53,7 @@ where
 fn too_large(what: &str, limit: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!(
             "{what} too large: the limit is {} bytes (see --max-json-body / --max-upload-size)",
             limit
@@ -101,7 +101,7 @@ impl DataJson {
 fn stalled(stall: Duration) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "timeout",
+        ErrorCode::Timeout,
         format!(
             "Request body stalled: no data for {} seconds; nothing was kept, send it again",
             stall.as_secs()
@@ -435,7 +435,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "Upload too large",
         );
     }
@@ -494,7 +494,7 @@ async fn stream_field<T: Sink>(
             Err(_) => {
                 failure = Some(ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
-                    "timeout",
+                    ErrorCode::Timeout,
                     format!(
                         "Upload stalled: no data for {} seconds; nothing was kept, send it again",
                         stall.as_secs()
