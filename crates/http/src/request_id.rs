@@ -1,5 +1,7 @@
 //! The per-request layer: a request id on every request, every response
-//! and every log line, and the request's metrics.
+//! and every log line, the request's metrics, and the headers every answer
+//! carries (`Cache-Control: no-store` unless the route set one,
+//! `X-Content-Type-Options: nosniff`).
 //!
 //! The id is the client's (or the reverse proxy's) `X-Request-Id` when it is
 //! a short printable token, otherwise one we make: a random per-process
@@ -24,7 +26,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::Response;
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -36,16 +38,6 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest id accepted from a client; longer ones are replaced.
 pub const MAX_ID_LEN: usize = 64;
 
-/// The id of the request being served, for handlers that want it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub HeaderValue);
-
-impl RequestId {
-    pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or_default()
-    }
-}
-
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 static PREFIX: OnceLock<u32> = OnceLock::new();
 
@@ -54,8 +46,15 @@ static PREFIX: OnceLock<u32> = OnceLock::new();
 fn new_id() -> HeaderValue {
     let prefix = *PREFIX.get_or_init(rand_prefix);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let text = format!("{prefix:08x}-{n:x}");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    // Formatted on the stack: one allocation (the header's) per request.
+    let mut text = [0u8; 8 + 1 + 16];
+    let len = {
+        use std::io::Write as _;
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        let _ = write!(cursor, "{prefix:08x}-{n:x}");
+        usize::try_from(cursor.position()).unwrap_or(0)
+    };
+    HeaderValue::from_bytes(&text[..len]).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 fn rand_prefix() -> u32 {
@@ -86,13 +85,11 @@ fn accepted(value: &HeaderValue) -> bool {
 }
 
 /// The id a request is served under: the client's if acceptable, else new.
-fn assign(request: &mut Request) -> HeaderValue {
-    let id = match request.headers().get(&X_REQUEST_ID) {
+fn assign(request: &Request) -> HeaderValue {
+    match request.headers().get(&X_REQUEST_ID) {
         Some(value) if accepted(value) => value.clone(),
         _ => new_id(),
-    };
-    request.extensions_mut().insert(RequestId(id.clone()));
-    id
+    }
 }
 
 /// Whether requests get their span: only when the log level shows info
@@ -150,9 +147,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> Answer {
+    fn call(&mut self, request: Request) -> Answer {
         let start = Instant::now();
-        let id = assign(&mut request);
+        let id = assign(&request);
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
         let metrics = Arc::clone(&self.metrics);
@@ -185,7 +182,18 @@ where
                     bytes: axum::body::HttpBody::size_hint(response.body()).exact(),
                 });
             }
-            response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+            let headers = response.headers_mut();
+            headers.insert(X_REQUEST_ID.clone(), id);
+            // On every answer (here rather than in two more layers, each
+            // cloned and polled per request): never cached unless a route
+            // says otherwise, never sniffed.
+            headers
+                .entry(header::CACHE_CONTROL)
+                .or_insert(HeaderValue::from_static("no-store"));
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
             Ok(response)
         })
     }
@@ -202,6 +210,15 @@ mod tests {
         let b = new_id();
         assert_ne!(a, b);
         assert!(accepted(&a) && accepted(&b), "{a:?} {b:?}");
+        // <8 hex digits of this process>-<counter in hex>
+        let text = a.to_str().unwrap();
+        let (prefix, counter) = text.split_once('-').unwrap();
+        assert_eq!(prefix.len(), 8, "{text}");
+        assert!(prefix
+            .bytes()
+            .chain(counter.bytes())
+            .all(|c| c.is_ascii_hexdigit()));
+        assert!(!counter.is_empty());
     }
 
     #[test]

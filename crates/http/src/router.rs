@@ -1,12 +1,11 @@
 //! Assembles the routes of both generations and the layers around them.
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::HeaderValue;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Router};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::rate_limit::{limit, Bucket};
@@ -136,14 +135,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
         .layer(cors(&state.config.cors_origins))
         .layer(crate::request_id::ObserveLayer {
             access_log: state.config.access_log.clone(),
