@@ -2,6 +2,7 @@
 //! service layer. `router(state)` gives the whole API, both generations.
 
 pub mod access_log;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod hash_pool;

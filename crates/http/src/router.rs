@@ -1,11 +1,9 @@
 //! Assembles the routes of both generations and the layers around them.
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderValue;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Router};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::rate_limit::{limit, Bucket};
@@ -91,20 +89,6 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Any origin by default, like the Python server. Request headers are
-/// mirrored rather than `*`, because `*` never covers `Authorization`.
-fn cors(origins: &[String]) -> CorsLayer {
-    let layer = CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request());
-    if origins.is_empty() {
-        return layer;
-    }
-    let list: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    layer.allow_origin(AllowOrigin::list(list))
-}
-
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let api = generation(&state, Generation::Current)
@@ -135,7 +119,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(cors(&state.config.cors_origins))
+        // Any origin by default, like the Python server.
+        .layer(crate::cors::CorsLayer::new(&state.config.cors_origins))
         .layer(crate::request_id::ObserveLayer {
             access_log: state.config.access_log.clone(),
         })

@@ -273,6 +273,13 @@ impl ServeArgs {
     /// Rejects settings that cannot work, with what to change.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.audit_config()?;
+        for origin in self.cors_origins.iter().filter(|o| !o.is_empty()) {
+            anyhow::ensure!(
+                axum::http::HeaderValue::from_str(origin).is_ok()
+                    && !origin.contains(','),
+                "--cors-origin {origin:?} is not an origin: give one like https://viewer.example.org (repeat the flag for several)"
+            );
+        }
         let positive = [
             ("--session-timeout", self.session_timeout),
             ("--refresh-timeout", self.refresh_timeout),
