@@ -60,6 +60,15 @@ impl Bridge {
     }
 }
 
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // Dropping a runtime from an async context panics; this does not.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -104,14 +113,5 @@ mod tests {
     fn a_plain_thread_just_waits() {
         let bridge = Bridge::new(1).unwrap();
         assert_eq!(bridge.run(async { Ok(7) }).unwrap(), 7);
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        // Dropping a runtime from an async context panics; this does not.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
