@@ -8,6 +8,7 @@
 //! - [`clock`]: injected time;
 //! - [`window`]: sliding-window counters for rate limits.
 
+pub mod audit;
 pub mod clock;
 pub mod fnmatch;
 pub mod model;

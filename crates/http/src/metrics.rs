@@ -302,7 +302,7 @@ pub async fn render(State(state): State<AppState>) -> Response {
 }
 
 /// The service's audit events this layer counts.
-const AUDIT_TARGET: &str = "plantdb_auth::audit";
+const AUDIT_TARGET: &str = plantdb_auth_core::audit::AUDIT;
 
 /// A `tracing` layer counting login outcomes and lockouts from the audit
 /// events the service logs (`event = "login_ok" | "login_failed" |

@@ -261,7 +261,7 @@ async fn handle(
     // Checked after reading: a client refused before its request is read
     // sees its connection reset instead of the reason.
     if uid != owner && uid != 0 {
-        tracing::warn!(target: "plantdb_auth::audit", event = "admin_socket_refused", uid, "admin socket: a client of another user was refused");
+        plantdb_auth_core::audit::AuditEvent::AdminSocketRefused { uid }.emit();
         return refuse(
             stream,
             "only the server's user and root may use the admin socket",
@@ -317,7 +317,12 @@ fn run(request: Request, context: AdminContext, uid: u32, pid: Option<i32>) -> R
         request.password,
     );
     let command = command_name(&cli.command);
-    tracing::info!(target: "plantdb_auth::audit", event = "admin_command", by = "operator", via = "admin_socket", uid, pid = pid.unwrap_or(0), command, "admin command through the admin socket");
+    plantdb_auth_core::audit::AuditEvent::AdminCommand {
+        uid,
+        pid: pid.unwrap_or(0),
+        command,
+    }
+    .emit();
     let result = run_admin(&admin, cli.command);
     Response {
         output: admin.take_output(),

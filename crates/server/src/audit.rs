@@ -31,7 +31,10 @@ pub use self::limiter::{RefusalLimits, TOTAL_BURST_FACTOR};
 pub use self::sanitize::{FIELD_MAX, LINE_MAX};
 
 pub const AUDIT_FILE: &str = "audit.log";
-const TARGETS: [&str; 2] = ["plantdb_auth::audit", "plantdb_auth::security"];
+const TARGETS: [&str; 2] = [
+    plantdb_auth_core::audit::AUDIT,
+    plantdb_auth_core::audit::SECURITY,
+];
 
 /// Whether events of this target go to the audit log.
 pub fn is_audit_target(target: &str) -> bool {

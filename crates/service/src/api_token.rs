@@ -84,7 +84,11 @@ pub fn create_api_token(
     let (token, record) =
         db.sessions
             .create_api_token(caller.username().as_str(), &grants.to_claim(), lifetime)?;
-    tracing::info!(target: "plantdb_auth::audit", event = "api_token_created", user = %caller.username(), id = %record.jti, "API token created");
+    plantdb_auth_core::audit::AuditEvent::ApiTokenCreated {
+        user: &caller.username(),
+        id: &record.jti,
+    }
+    .emit();
     let expires_at = DateTime::from_timestamp(record.expires_at, 0)
         .unwrap_or_else(|| db.clock.now() + Duration::seconds(lifetime));
     Ok(ApiTokenCreated {

@@ -161,7 +161,11 @@ pub fn register_user<'a>(
         .map_err(|e| AuthError::Internal(e.to_string()))?;
     let user = User::new(username.clone(), fullname, hash, roles, db.clock.now());
     db.users.create(user)?;
-    tracing::info!(target: "plantdb_auth::audit", event = "register", user = %username, by = %caller.username(), "user created");
+    plantdb_auth_core::audit::AuditEvent::Register {
+        user: &username,
+        by: &caller.username(),
+    }
+    .emit();
     Ok(username)
 }
 
@@ -262,7 +266,12 @@ pub fn authenticate_user_from(
                     Err(e) => return Err(e.into()),
                 };
             if lockout::is_locked_for(&after, &client, now) {
-                tracing::warn!(target: "plantdb_auth::audit", event = "lockout", user = %user.username, client = client.as_str(), until = ?lockout::locked_until(&after, now), "account locked for one client after repeated failures");
+                plantdb_auth_core::audit::AuditEvent::Lockout {
+                    user: &user.username,
+                    client: client.as_str(),
+                    until: &lockout::locked_until(&after, now),
+                }
+                .emit();
             }
         }
         drop(reservation);
@@ -309,7 +318,11 @@ pub fn authenticate_user_from(
         db.sessions.revoke_family(&tokens.session_id)?;
         return Err(refused("the account changed during the login"));
     }
-    tracing::info!(target: "plantdb_auth::audit", event = "login_ok", user = %user.username, rehashed = new_hash.is_some(), "login");
+    plantdb_auth_core::audit::AuditEvent::LoginOk {
+        user: &user.username,
+        rehashed: new_hash.is_some(),
+    }
+    .emit();
     Ok(LoginResult {
         tokens,
         user: UserInfo::from(&user),
@@ -378,7 +391,12 @@ fn alike(db: &AuthDb, failure: AuthError) -> AuthError {
 }
 
 fn login_failed(username: &str, client: &ClientKey, reason: &str) -> AuthError {
-    tracing::info!(target: "plantdb_auth::audit", event = "login_failed", user = %username.escape_debug(), client = client.as_str(), reason, "login refused");
+    plantdb_auth_core::audit::AuditEvent::LoginFailed {
+        user: &username.escape_debug(),
+        client: client.as_str(),
+        reason,
+    }
+    .emit();
     AuthError::InvalidCredentials
 }
 

@@ -161,7 +161,12 @@ pub fn revoke_session<'a>(
 ) -> Result<String, AuthError> {
     let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let owner = revoke(db, &caller, id, Family::Session, may_manage_users(&caller))?;
-    tracing::info!(target: "plantdb_auth::audit", event = "session_revoked", user = %owner, by = %caller.username(), session = %id, "session revoked");
+    plantdb_auth_core::audit::AuditEvent::SessionRevoked {
+        user: &owner,
+        by: &caller.username(),
+        session: id,
+    }
+    .emit();
     Ok(owner)
 }
 
@@ -182,7 +187,11 @@ pub fn logout_all(db: &AuthDb, token: Option<&str>) -> Result<(String, usize), A
             ended += 1;
         }
     }
-    tracing::info!(target: "plantdb_auth::audit", event = "logout_all", user = %username, sessions = ended, "all sessions ended");
+    plantdb_auth_core::audit::AuditEvent::LogoutAll {
+        user: &username,
+        sessions: ended,
+    }
+    .emit();
     Ok((username, ended))
 }
 
@@ -218,7 +227,12 @@ pub fn revoke_sessions_of<'a>(
         }
     }
     let scope = owner.as_deref().unwrap_or("*");
-    tracing::info!(target: "plantdb_auth::audit", event = "sessions_revoked", user = %scope, by = %caller.username(), sessions = ended, "sessions ended");
+    plantdb_auth_core::audit::AuditEvent::SessionsRevoked {
+        user: &scope,
+        by: &caller.username(),
+        sessions: ended,
+    }
+    .emit();
     Ok(ended)
 }
 
@@ -266,7 +280,12 @@ pub fn revoke_api_token<'a>(
 ) -> Result<String, AuthError> {
     let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let owner = revoke(db, &caller, id, Family::ApiToken, caller.user.is_admin())?;
-    tracing::info!(target: "plantdb_auth::audit", event = "api_token_revoked", user = %owner, by = %caller.username(), id = %id, "API token revoked");
+    plantdb_auth_core::audit::AuditEvent::ApiTokenRevoked {
+        user: &owner,
+        by: &caller.username(),
+        id,
+    }
+    .emit();
     Ok(owner)
 }
 

@@ -24,7 +24,7 @@ impl StorageState {
     pub(crate) fn succeeded(&self) {
         let mut failure = self.failure.lock();
         if failure.take().is_some() {
-            tracing::warn!(target: "plantdb_auth::audit", event = "storage_recovered", "the database accepts writes again");
+            plantdb_auth_core::audit::AuditEvent::StorageRecovered.emit();
         }
     }
 
@@ -33,7 +33,7 @@ impl StorageState {
     pub(crate) fn failed(&self, e: &StoreError) -> AuthError {
         let mut failure = self.failure.lock();
         if failure.is_none() {
-            tracing::error!(target: "plantdb_auth::audit", event = "storage_failed", error = %e, "writing the user store failed: logins answer 503 until a write succeeds");
+            plantdb_auth_core::audit::AuditEvent::StorageFailed { error: e }.emit();
         }
         *failure = Some(e.to_string());
         unavailable()

@@ -70,7 +70,10 @@ pub fn execute(admin: &Admin, command: KeyCommand) -> anyhow::Result<()> {
                 .replace_keys(&next, retired.as_ref().filter(|_| grace > 0));
         }
     }
-    tracing::info!(target: "plantdb_auth::audit", event = "key_rotated", by = "operator", old_key_valid_until = %until, "signing key rotated");
+    plantdb_auth_core::audit::AuditEvent::KeyRotated {
+        old_key_valid_until: &until,
+    }
+    .emit();
     let next_step = match (admin.postgres().is_some(), admin.is_online()) {
         (true, _) => "Every running instance signs with the new key now",
         (false, true) => "The running server signs with the new key now",

@@ -116,7 +116,12 @@ pub fn authorize_scan(
     let summary = access_summary(&caller.user, &groups, &scan, caller.grants().as_ref());
     let allowed = summary.permissions.contains(&permission);
     if !allowed {
-        tracing::info!(target: "plantdb_auth::audit", event = "permission_denied", user = %caller.username(), action = "scan_access", scan = %scan.id.escape_debug(), permission = %permission, "refused");
+        plantdb_auth_core::audit::AuditEvent::ScanAccessDenied {
+            user: &caller.username(),
+            scan: &scan.id.escape_debug(),
+            permission: &permission,
+        }
+        .emit();
     }
     Ok(ScanDecision { allowed, summary })
 }
@@ -159,7 +164,12 @@ pub fn authorize_scan_metadata(
     match verdict {
         Ok(()) => Ok(None),
         Err(reason) => {
-            tracing::info!(target: "plantdb_auth::audit", event = "permission_denied", user = %caller.username(), action = "scan_metadata_change", scan = %old.id.escape_debug(), %reason, "refused");
+            plantdb_auth_core::audit::AuditEvent::ScanChangeDenied {
+                user: &caller.username(),
+                scan: &old.id.escape_debug(),
+                reason: &reason,
+            }
+            .emit();
             Ok(Some(reason.to_string()))
         }
     }

@@ -234,6 +234,10 @@ fn conceal(access: &Access, target: &Target, error: AuthError) -> AuthError {
 
 /// A refusal, recorded in the audit log.
 fn refuse(user: &User, action: &str, message: String) -> AuthError {
-    tracing::info!(target: "plantdb_auth::audit", event = "permission_denied", user = %user.username, action, "refused");
+    plantdb_auth_core::audit::AuditEvent::PermissionDenied {
+        user: &user.username,
+        action,
+    }
+    .emit();
     AuthError::PermissionDenied(message)
 }

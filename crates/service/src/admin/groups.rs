@@ -177,7 +177,12 @@ pub fn create_group<'a>(
     );
     db.groups.create(group.clone())?;
     let group = drop_vanished_members(db, group, &members)?;
-    tracing::info!(target: "plantdb_auth::audit", event = "group_created", group = %group.name, by = %caller.username(), members = ?group.users, "group created");
+    plantdb_auth_core::audit::AuditEvent::GroupCreated {
+        group: &group.name,
+        by: &caller.username(),
+        members: &group.users,
+    }
+    .emit();
     Ok(GroupView::from(&group))
 }
 
@@ -192,7 +197,11 @@ pub fn delete_group<'a>(
     require(&caller, Permission::ManageGroups, "deleting groups")?;
     let group = find_group(db, name)?;
     db.groups.delete(&group.name)?;
-    tracing::info!(target: "plantdb_auth::audit", event = "group_deleted", group = %group.name, by = %caller.username(), "group deleted");
+    plantdb_auth_core::audit::AuditEvent::GroupDeleted {
+        group: &group.name,
+        by: &caller.username(),
+    }
+    .emit();
     Ok(group.name)
 }
 
@@ -216,7 +225,12 @@ pub fn add_group_member<'a>(
         if !group.has_member(&user) {
             return Err(AuthError::NotFound(format!("User '{user}' does not exist")));
         }
-        tracing::info!(target: "plantdb_auth::audit", event = "group_member_added", group = %group.name, user = %user, by = %caller.username(), "member added");
+        plantdb_auth_core::audit::AuditEvent::GroupMemberAdded {
+            group: &group.name,
+            user: &user,
+            by: &caller.username(),
+        }
+        .emit();
     }
     Ok(GroupView::from(&find_group(db, name)?))
 }
@@ -266,6 +280,11 @@ pub fn remove_group_member<'a>(
     if !db.groups.remove_member(&group.name, &user)? {
         return Err(not_member());
     }
-    tracing::info!(target: "plantdb_auth::audit", event = "group_member_removed", group = %group.name, user = %user, by = %caller.username(), "member removed");
+    plantdb_auth_core::audit::AuditEvent::GroupMemberRemoved {
+        group: &group.name,
+        user: &user,
+        by: &caller.username(),
+    }
+    .emit();
     Ok(GroupView::from(&find_group(db, name)?))
 }

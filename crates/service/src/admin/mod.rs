@@ -40,7 +40,11 @@ pub(crate) fn iso(t: Option<DateTime<Utc>>) -> Option<String> {
 
 /// A refusal, recorded in the audit log before it is returned.
 pub(crate) fn denied(caller: &Caller, action: &str, message: String) -> AuthError {
-    tracing::info!(target: "plantdb_auth::audit", event = "permission_denied", user = %caller.username(), action, "refused");
+    plantdb_auth_core::audit::AuditEvent::PermissionDenied {
+        user: &caller.username(),
+        action,
+    }
+    .emit();
     AuthError::PermissionDenied(message)
 }
 

@@ -64,7 +64,10 @@ fn verify_current(
                 .record_failed_attempt(&user.username, client, now, db.lockout)?;
         }
         drop(reservation);
-        tracing::info!(target: "plantdb_auth::audit", event = "password_change_failed", user = %user.username, "wrong current password or locked account");
+        plantdb_auth_core::audit::AuditEvent::PasswordChangeFailed {
+            user: &user.username,
+        }
+        .emit();
         return Err(AuthError::InvalidCredentials);
     }
     Ok(())
@@ -135,12 +138,13 @@ pub fn change_password_from<'a>(
     db.users
         .set_password_hash(&target.username, &hash, db.clock.now())?;
     let sessions_ended = db.sessions.revoke_user(target.username.as_str())?;
-    let event = if own {
-        "password_change"
-    } else {
-        "password_reset"
-    };
-    tracing::info!(target: "plantdb_auth::audit", event, user = %target.username, by = %caller.username(), sessions_ended, "password changed");
+    plantdb_auth_core::audit::AuditEvent::PasswordChanged {
+        own,
+        user: &target.username,
+        by: &caller.username(),
+        sessions_ended,
+    }
+    .emit();
     Ok(PasswordChanged {
         username: target.username,
         sessions_ended,

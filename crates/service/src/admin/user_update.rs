@@ -134,21 +134,33 @@ impl Change {
 fn audit_change(caller: &Caller, before: &User, after: &User, change: &Change) {
     let (user, by) = (&after.username, caller.username());
     if before.roles != after.roles {
-        tracing::info!(target: "plantdb_auth::audit", event = "role_change", user = %user, by = %by, from = ?before.roles, to = ?after.roles, "roles changed");
+        plantdb_auth_core::audit::AuditEvent::RoleChange {
+            user,
+            by: &by,
+            from: &before.roles,
+            to: &after.roles,
+        }
+        .emit();
     }
     if before.extra_permissions != after.extra_permissions {
-        tracing::info!(target: "plantdb_auth::audit", event = "permissions_change", user = %user, by = %by, from = ?before.extra_permissions, to = ?after.extra_permissions, "extra permissions changed");
+        plantdb_auth_core::audit::AuditEvent::PermissionsChange {
+            user,
+            by: &by,
+            from: &before.extra_permissions,
+            to: &after.extra_permissions,
+        }
+        .emit();
     }
     if before.is_active != after.is_active {
-        let event = if after.is_active {
-            "activation"
-        } else {
-            "deactivation"
-        };
-        tracing::info!(target: "plantdb_auth::audit", event, user = %user, by = %by, "account status changed");
+        plantdb_auth_core::audit::AuditEvent::AccountStatus {
+            active: after.is_active,
+            user,
+            by: &by,
+        }
+        .emit();
     }
     if change.unlock {
-        tracing::info!(target: "plantdb_auth::audit", event = "unlock", user = %user, by = %by, "account unlocked");
+        plantdb_auth_core::audit::AuditEvent::Unlock { user, by: &by }.emit();
     }
 }
 

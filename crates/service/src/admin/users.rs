@@ -153,6 +153,11 @@ pub fn delete_user<'a>(
     for group in db.groups.groups_of(&target.username)? {
         db.groups.remove_member(&group.name, &target.username)?;
     }
-    tracing::info!(target: "plantdb_auth::audit", event = "user_deleted", user = %target.username, by = %caller.username(), sessions_ended, "user deleted");
+    plantdb_auth_core::audit::AuditEvent::UserDeleted {
+        user: &target.username,
+        by: &caller.username(),
+        sessions_ended,
+    }
+    .emit();
     Ok(target.username)
 }

@@ -473,12 +473,12 @@ impl SessionManager {
             return Err(TokenError::NotLive.into());
         };
         if old.used {
-            tracing::warn!(
-                target: "plantdb_auth::security",
-                user = %old.username,
-                session = %old.family,
-                "refresh token reuse detected: revoking the whole session"
-            );
+            crate::audit::AuditEvent::RefreshTokenReuse {
+                user: &old.username,
+                session: &old.family,
+                by_store: false,
+            }
+            .emit();
             self.commit(&[SessionChange::RemoveFamily(old.family.clone())])?;
             return Err(TokenError::Reused.into());
         }
@@ -515,12 +515,12 @@ impl SessionManager {
             // Another instance rotated or revoked it first: as above.
             Err(SessionError::Store(StoreError::ClaimLost { reused, .. })) => {
                 if reused {
-                    tracing::warn!(
-                        target: "plantdb_auth::security",
-                        user = %old.username,
-                        session = %old.family,
-                        "refresh token reuse detected by the store: revoking the whole session"
-                    );
+                    crate::audit::AuditEvent::RefreshTokenReuse {
+                        user: &old.username,
+                        session: &old.family,
+                        by_store: true,
+                    }
+                    .emit();
                 }
                 self.commit(&[SessionChange::RemoveFamily(old.family.clone())])?;
                 Err(if reused {
