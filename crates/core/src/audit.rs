@@ -303,3 +303,49 @@ impl AuditEvent<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_are_the_audit_logs() {
+        let user = "alice";
+        // The login metrics count these three names.
+        assert_eq!(
+            AuditEvent::LoginOk {
+                user: &user,
+                rehashed: false
+            }
+            .name(),
+            "login_ok"
+        );
+        assert_eq!(
+            AuditEvent::LoginFailed {
+                user: &user,
+                client: "c",
+                reason: "r"
+            }
+            .name(),
+            "login_failed"
+        );
+        assert_eq!(
+            AuditEvent::Lockout {
+                user: &user,
+                client: "c",
+                until: &None::<i64>
+            }
+            .name(),
+            "lockout"
+        );
+        for (own, name) in [(true, "password_change"), (false, "password_reset")] {
+            let event = AuditEvent::PasswordChanged {
+                own,
+                user: &user,
+                by: &user,
+                sessions_ended: 0,
+            };
+            assert_eq!(event.name(), name);
+        }
+    }
+}
