@@ -2,12 +2,14 @@
 //! service layer. `router(state)` gives the whole API, both generations.
 
 pub mod access_log;
+pub mod caller;
 pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod hash_pool;
 pub mod metrics;
 pub mod openapi;
+pub mod payload;
 pub mod process_metrics;
 pub mod proxy;
 pub mod rate_limit;

@@ -2,16 +2,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 use plantdb_auth_core::rbac::DatasetGrants;
-use serde_json::Value;
 
-use crate::auth::MINTING_KINDS;
-use crate::caller::authenticate;
+use crate::caller::Caller;
 use crate::{AuthDb, AuthError};
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// What a caller asks to mint, parsed at the edge.
+#[derive(Debug, Clone)]
 pub struct ApiTokenRequest {
-    pub token_exp: Option<Value>,
-    pub datasets: Option<Value>,
+    /// Seconds, positive; at most the policy's maximum.
+    pub lifetime: i64,
+    /// The datasets and permissions the token carries; each permission
+    /// must be held by the caller.
+    pub grants: DatasetGrants,
 }
 
 #[derive(Debug, Clone)]
@@ -21,46 +23,15 @@ pub struct ApiTokenCreated {
     pub expires_at: DateTime<Utc>,
 }
 
-/// `token_exp`: a positive JSON integer of seconds. Python reads it with
-/// `int(...)`, which also takes `"60"`, `60.9` and `true`; a lifetime is a
-/// security setting, so anything but an integer is refused rather than
-/// guessed at.
-fn parse_lifetime(value: &Value) -> Result<i64, AuthError> {
-    match value {
-        Value::Number(n) if n.is_i64() || n.is_u64() => match n.as_i64() {
-            Some(s) if s > 0 => Ok(s),
-            Some(_) => Err(AuthError::InvalidInput(
-                "Field 'token_exp' must be a positive number of seconds".into(),
-            )),
-            // Above i64: refused by the maximum-lifetime check's wording.
-            None => Ok(i64::MAX),
-        },
-        _ => Err(AuthError::InvalidInput(
-            "Field 'token_exp' must be a JSON integer number of seconds (e.g. 3600)".into(),
-        )),
-    }
-}
-
 /// Mints an API token for the caller (by access token). Every requested
 /// permission must be held by the caller: a request is refused whole,
 /// never silently narrowed.
 pub fn create_api_token(
     db: &AuthDb,
-    token: Option<&str>,
+    caller: &Caller,
     request: &ApiTokenRequest,
 ) -> Result<ApiTokenCreated, AuthError> {
-    let datasets = request
-        .datasets
-        .as_ref()
-        .ok_or_else(|| AuthError::MissingField("Missing \"datasets\" field".into()))?;
-    let lifetime = request
-        .token_exp
-        .as_ref()
-        .ok_or_else(|| AuthError::MissingField("Missing \"token_exp\" field".into()))?;
-    let lifetime = parse_lifetime(lifetime)?;
-    let grants = DatasetGrants::from_json(datasets)
-        .map_err(|e| AuthError::InvalidInput(format!("Invalid 'datasets': {e}")))?;
-    let caller = authenticate(db, token, MINTING_KINDS)?;
+    let (grants, lifetime) = (&request.grants, request.lifetime);
     let missing = caller.lacking(&grants.requested_permissions());
     if !missing.is_empty() {
         return Err(AuthError::InvalidInput(format!(
@@ -96,29 +67,4 @@ pub fn create_api_token(
         id: record.jti,
         expires_at,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn lifetimes_must_be_positive_whole_seconds() {
-        assert_eq!(parse_lifetime(&json!(3600)).unwrap(), 3600);
-        assert_eq!(parse_lifetime(&json!(u64::MAX)).unwrap(), i64::MAX);
-        for bad in [
-            json!("60"),
-            json!(60.0),
-            json!(0),
-            json!(-5),
-            json!("abc"),
-            json!(1.5),
-            json!(null),
-            json!([1]),
-            json!(true),
-        ] {
-            assert!(parse_lifetime(&bad).is_err(), "{bad}");
-        }
-    }
 }

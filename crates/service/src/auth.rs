@@ -9,21 +9,24 @@ use plantdb_auth_core::password::{hash_params_of, HashParams, Verification, MAX_
 use plantdb_auth_core::session::{Cap, TokenKind, TokenPair};
 use plantdb_auth_core::store::{lockout, ClientKey, StoreError};
 
-use crate::caller::{authenticate, Credentials, ACCESS_ONLY, ACCESS_OR_API};
+use crate::caller::{Caller, ACCESS_ONLY, ACCESS_OR_API};
 use crate::storage;
 use crate::{AuthDb, AuthError};
 
 /// Longest full name we store.
 pub const MAX_FULLNAME_CHARS: usize = 256;
 
-/// The registration payload; absent keys are `None`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct RegisterPayload {
-    pub username: Option<serde_json::Value>,
-    pub fullname: Option<serde_json::Value>,
-    pub password: Option<serde_json::Value>,
-    /// Optional (an extension): roles for the new user, default reader.
-    pub roles: Option<serde_json::Value>,
+/// A new account, as [`register_user`] takes it: parsed at the edge (the
+/// HTTP adapter reads it from JSON, the CLI from its arguments).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    /// At most [`MAX_FULLNAME_CHARS`], no control characters ([`check_fullname`]).
+    pub fullname: String,
+    /// Checked against the password policy by [`register_user`].
+    pub password: String,
+    /// Empty: the default role, reader.
+    pub roles: Vec<Role>,
 }
 
 /// Basic user information, as token validation returns it.
@@ -49,26 +52,13 @@ pub struct LoginResult {
     pub user: UserInfo,
 }
 
-pub(crate) fn string_field(
-    value: Option<&serde_json::Value>,
-    name: &str,
-) -> Result<String, AuthError> {
-    match value {
-        None | Some(serde_json::Value::Null) => Err(AuthError::MissingField(format!(
-            "Missing required field: {name}"
-        ))),
-        Some(serde_json::Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(AuthError::InvalidInput(format!(
-            "Field '{name}' must be a string"
-        ))),
-    }
-}
-
-pub(crate) fn parse_username(raw: &str) -> Result<Username, AuthError> {
+/// A username given by a caller; an invalid one is `InvalidInput`.
+pub fn parse_username(raw: &str) -> Result<Username, AuthError> {
     Username::parse(raw).map_err(|e| AuthError::InvalidInput(format!("Invalid username: {e}")))
 }
 
-pub(crate) fn check_fullname(fullname: &str) -> Result<(), AuthError> {
+/// A full name given by a caller: bounded, no control characters.
+pub fn check_fullname(fullname: &str) -> Result<(), AuthError> {
     if fullname.chars().count() > MAX_FULLNAME_CHARS || fullname.chars().any(char::is_control) {
         return Err(AuthError::InvalidInput(format!(
             "Invalid fullname: use at most {MAX_FULLNAME_CHARS} characters and no control characters"
@@ -87,60 +77,34 @@ pub(crate) fn check_new_password(
         .map_err(|v| AuthError::InvalidInput(format!("Password rejected: {v}")))
 }
 
-fn parse_roles(value: Option<&serde_json::Value>) -> Result<Vec<Role>, AuthError> {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
+/// Role names given by a caller; none means the default role, reader.
+pub fn parse_roles<S: AsRef<str>>(names: &[S]) -> Result<Vec<Role>, AuthError> {
+    if names.is_empty() {
         return Ok(vec![Role::Reader]);
-    };
-    let items = value.as_array().ok_or_else(|| {
-        AuthError::InvalidInput("Field 'roles' must be a list of role names".into())
-    })?;
-    let roles = items
+    }
+    names
         .iter()
-        .map(|v| {
-            v.as_str()
-                .ok_or_else(|| {
-                    AuthError::InvalidInput("Field 'roles' must be a list of role names".into())
-                })?
+        .map(|name| {
+            name.as_ref()
                 .parse::<Role>()
                 .map_err(|e| AuthError::InvalidInput(e.to_string()))
         })
-        .collect::<Result<Vec<Role>, AuthError>>()?;
-    if roles.is_empty() {
-        return Ok(vec![Role::Reader]);
-    }
-    Ok(roles)
+        .collect()
 }
 
-/// Creates a user; the caller (by access token) needs `manage_users`.
-/// Returns the stored (lower-case) username.
-pub fn register_user<'a>(
-    db: &AuthDb,
-    payload: &RegisterPayload,
-    credentials: impl Into<Credentials<'a>>,
-) -> Result<Username, AuthError> {
-    let missing: Vec<&str> = [
-        ("fullname", &payload.fullname),
-        ("password", &payload.password),
-        ("username", &payload.username),
-    ]
-    .into_iter()
-    .filter(|(_, v)| v.as_ref().is_none_or(|v| v.is_null()))
-    .map(|(k, _)| k)
-    .collect();
-    if !missing.is_empty() {
-        return Err(AuthError::MissingField(format!(
-            "Missing required fields: {}. Please provide username, fullname, and password",
-            missing.join(", ")
-        )));
-    }
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
+/// Creates a user; the caller (an access token's user, or the operator)
+/// needs `manage_users` and may not assign a role above its own. Returns
+/// the stored (lower-case) username.
+pub fn register_user(db: &AuthDb, caller: &Caller, new: &NewUser) -> Result<Username, AuthError> {
     caller.require(Permission::ManageUsers, "creating users")?;
-    let username = parse_username(&string_field(payload.username.as_ref(), "username")?)?;
-    let fullname = string_field(payload.fullname.as_ref(), "fullname")?;
-    check_fullname(&fullname)?;
-    let password = string_field(payload.password.as_ref(), "password")?;
-    check_new_password(db, &password, &username)?;
-    let roles = parse_roles(payload.roles.as_ref())?;
+    check_fullname(&new.fullname)?;
+    check_new_password(db, &new.password, &new.username)?;
+    let roles = if new.roles.is_empty() {
+        vec![Role::Reader]
+    } else {
+        new.roles.clone()
+    };
+    let username = new.username.clone();
     let top = caller.user.highest_role();
     if let Some(role) = roles
         .iter()
@@ -157,9 +121,15 @@ pub fn register_user<'a>(
     }
     let hash = db
         .hasher
-        .hash(&password)
+        .hash(&new.password)
         .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let user = User::new(username.clone(), fullname, hash, roles, db.clock.now());
+    let user = User::new(
+        username.clone(),
+        new.fullname.clone(),
+        hash,
+        roles,
+        db.clock.now(),
+    );
     db.users.create(user)?;
     plantdb_auth_core::audit::AuditEvent::Register {
         user: &username,

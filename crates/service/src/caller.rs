@@ -1,5 +1,6 @@
 //! Who is calling: a bearer token turned into a live, active user, or the
-//! local operator of the admin CLI.
+//! local operator of the admin CLI. Resolved once per request by the HTTP
+//! adapter and handed to the use-cases.
 
 use plantdb_auth_core::model::{Permission, Role, User, Username};
 use plantdb_auth_core::rbac::DatasetGrants;
@@ -15,23 +16,6 @@ pub const ACCESS_OR_API: &[TokenKind] = &[TokenKind::Access, TokenKind::Api];
 /// The name the local operator acts under, in audit events (`by="operator"`).
 pub const OPERATOR: &str = "operator";
 
-/// What a caller presents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credentials<'a> {
-    /// The `Authorization: Bearer` token of a request, if any.
-    Bearer(Option<&'a str>),
-    /// Whoever can open the database directory (the admin CLI) already owns
-    /// every file in it, so it acts as an admin without a token. The HTTP
-    /// adapter never builds this: only `From<Option<&str>>` reaches it there.
-    Operator,
-}
-
-impl<'a> From<Option<&'a str>> for Credentials<'a> {
-    fn from(token: Option<&'a str>) -> Self {
-        Credentials::Bearer(token)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: User,
@@ -40,8 +24,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A synthetic, active admin that exists in no store.
-    fn operator(db: &AuthDb) -> Result<Caller, AuthError> {
+    /// The local operator of the admin CLI: whoever can open the database
+    /// directory already owns every file in it, so it acts as an admin
+    /// without a token. A synthetic, active admin that exists in no store;
+    /// the HTTP adapter never builds one.
+    pub fn operator(db: &AuthDb) -> Result<Caller, AuthError> {
         let name = Username::parse(OPERATOR).map_err(|e| AuthError::Internal(e.to_string()))?;
         let user = User::new(
             name,
@@ -119,19 +106,16 @@ pub(crate) fn no_auth_user() -> AuthError {
     )
 }
 
-/// Validates a bearer token as one of `kinds` and loads its user, who must
-/// still exist and be active (a deleted or deactivated account's tokens
-/// die); the operator passes wherever an access token would.
-pub fn authenticate<'a>(
+/// The one place a bearer token becomes a [`Caller`]: validates it as one
+/// of `kinds` and loads its user, who must still exist and be active (a
+/// deleted or deactivated account's tokens die). The HTTP adapter calls
+/// it once per request, in its `Auth` extractor; use-cases take the
+/// resolved caller.
+pub fn authenticate(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    token: Option<&str>,
     kinds: &[TokenKind],
 ) -> Result<Caller, AuthError> {
-    let token = match credentials.into() {
-        Credentials::Operator if kinds.contains(&TokenKind::Access) => return Caller::operator(db),
-        Credentials::Operator => return Err(no_auth_user()),
-        Credentials::Bearer(token) => token,
-    };
     let token = token
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(no_auth_user)?;
@@ -145,4 +129,48 @@ pub fn authenticate<'a>(
         user,
         token: Some(verified),
     })
+}
+
+/// Who sent a request, as far as its credentials go: resolved once at the
+/// edge, then read by the routes that serve anonymous callers too (the data
+/// API's guest reads, forward authentication).
+#[derive(Debug)]
+pub enum Identity {
+    /// No credentials were presented.
+    Anonymous,
+    /// Boxed: a caller is large, and most requests of some routes have none.
+    Caller(Box<Caller>),
+    /// Credentials were presented and refused.
+    Refused(AuthError),
+}
+
+impl Identity {
+    /// [`authenticate`] when a token was presented.
+    pub fn resolve(db: &AuthDb, token: Option<&str>, kinds: &[TokenKind]) -> Identity {
+        match token {
+            None => Identity::Anonymous,
+            Some(token) => match authenticate(db, Some(token), kinds) {
+                Ok(caller) => Identity::Caller(Box::new(caller)),
+                Err(e) => Identity::Refused(e),
+            },
+        }
+    }
+
+    /// The caller; an anonymous request is `NoAuthUser`.
+    pub fn required(self) -> Result<Caller, AuthError> {
+        match self {
+            Identity::Anonymous => Err(no_auth_user()),
+            Identity::Caller(caller) => Ok(*caller),
+            Identity::Refused(e) => Err(e),
+        }
+    }
+
+    /// The caller if any; refused credentials stay an error.
+    pub fn optional(self) -> Result<Option<Caller>, AuthError> {
+        match self {
+            Identity::Anonymous => Ok(None),
+            Identity::Caller(caller) => Ok(Some(*caller)),
+            Identity::Refused(e) => Err(e),
+        }
+    }
 }

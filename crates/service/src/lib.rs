@@ -19,10 +19,10 @@ pub use api_token::{create_api_token, ApiTokenCreated, ApiTokenRequest};
 pub use auth::{
     authenticate_user, authenticate_user_from, calibrate_login_pacing, check_username_exists,
     failed_login_duration, login_wait, logout_user, refresh_token, register_user, validate_token,
-    LoginResult, RegisterPayload, UserInfo,
+    LoginResult, NewUser, UserInfo,
 };
 pub use bootstrap::{ensure_default_accounts, AdminPassword, Bootstrap};
-pub use caller::{authenticate, Caller, Credentials};
+pub use caller::{authenticate, Caller, Identity};
 pub use db::{ApiTokenPolicy, AuthDb, Backend, OpenError, Settings};
 pub use error::{error_chain, AuthError};
 pub use health::{health, readiness, DatabaseHealth, Readiness};

@@ -10,7 +10,7 @@ use plantdb_auth_core::rbac::DatasetGrants;
 use plantdb_auth_core::session::{TokenKind, TokenRecord};
 use serde_json::Value;
 
-use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY};
+use crate::caller::Caller;
 use crate::{AuthDb, AuthError};
 
 /// One login session, as its owner or a user manager sees it.
@@ -116,17 +116,13 @@ fn may_act_on_owner(db: &AuthDb, caller: &Caller, owner: &str) -> bool {
 
 /// The caller's live sessions, or everyone's for a caller with
 /// `manage_users`; oldest first.
-pub fn list_sessions<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-) -> Result<Vec<SessionEntry>, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    let scope = (!may_manage_users(&caller)).then(|| caller.username().as_str());
+pub fn list_sessions(db: &AuthDb, caller: &Caller) -> Result<Vec<SessionEntry>, AuthError> {
+    let scope = (!may_manage_users(caller)).then(|| caller.username().as_str());
     let now = db.clock.now().timestamp();
     let mut sessions = db.sessions.sessions(scope);
     // Expired sessions linger until the next purge; they are gone for users.
     sessions.retain(|s| s.expires_at >= now);
-    if let Some(current) = guest_session(&caller) {
+    if let Some(current) = guest_session(caller) {
         sessions.retain(|s| Some(s.id.as_str()) == current);
     }
     if scope.is_none() {
@@ -137,7 +133,7 @@ pub fn list_sessions<'a>(
             s.username == caller.username().as_str()
                 || *verdicts
                     .entry(s.username.clone())
-                    .or_insert_with(|| may_act_on_owner(db, &caller, &s.username))
+                    .or_insert_with(|| may_act_on_owner(db, caller, &s.username))
         });
     }
     sessions.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
@@ -154,13 +150,8 @@ pub fn list_sessions<'a>(
 
 /// Ends one session: the caller's own, or anyone's with `manage_users`.
 /// Returns the session's owner.
-pub fn revoke_session<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-    id: &str,
-) -> Result<String, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    let owner = revoke(db, &caller, id, Family::Session, may_manage_users(&caller))?;
+pub fn revoke_session(db: &AuthDb, caller: &Caller, id: &str) -> Result<String, AuthError> {
+    let owner = revoke(db, caller, id, Family::Session, may_manage_users(caller))?;
     plantdb_auth_core::audit::AuditEvent::SessionRevoked {
         user: &owner,
         by: &caller.username(),
@@ -174,10 +165,9 @@ pub fn revoke_session<'a>(
 /// tokens stay: they are minted for scripts, which a "log out everywhere"
 /// from a browser should not break. Returns the caller's name and how many
 /// sessions ended.
-pub fn logout_all(db: &AuthDb, token: Option<&str>) -> Result<(String, usize), AuthError> {
-    let caller = authenticate(db, token, ACCESS_ONLY)?;
+pub fn logout_all(db: &AuthDb, caller: &Caller) -> Result<(String, usize), AuthError> {
     let username = caller.username().to_string();
-    let current = guest_session(&caller);
+    let current = guest_session(caller);
     let mut ended = 0;
     for session in db.sessions.sessions(Some(&username)) {
         if current.is_some_and(|c| c != Some(session.id.as_str())) {
@@ -199,12 +189,11 @@ pub fn logout_all(db: &AuthDb, token: Option<&str>) -> Result<(String, usize), A
 /// tokens stay (they have their own revocation). Needs `manage_users` and,
 /// for each owner, the rank rule; sessions of owners the caller may not act
 /// on are left alone. Returns how many sessions ended.
-pub fn revoke_sessions_of<'a>(
+pub fn revoke_sessions_of(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     username: Option<&str>,
 ) -> Result<usize, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     caller.require(Permission::ManageUsers, "ending other users' sessions")?;
     let owner = match username {
         Some(raw) => {
@@ -219,7 +208,7 @@ pub fn revoke_sessions_of<'a>(
     };
     let mut ended = 0;
     for session in db.sessions.sessions(owner.as_deref()) {
-        if !may_act_on_owner(db, &caller, &session.username) {
+        if !may_act_on_owner(db, caller, &session.username) {
             continue;
         }
         if db.sessions.revoke_family(&session.id)? {
@@ -255,11 +244,7 @@ fn api_token_entry(record: TokenRecord) -> ApiTokenEntry {
 
 /// The caller's live API tokens, oldest first; every user's for the
 /// operator (the CLI's `token list`).
-pub fn list_api_tokens<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-) -> Result<Vec<ApiTokenEntry>, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
+pub fn list_api_tokens(db: &AuthDb, caller: &Caller) -> Result<Vec<ApiTokenEntry>, AuthError> {
     let now = db.clock.now().timestamp();
     let scope = (!caller.is_operator()).then(|| caller.username().as_str());
     Ok(db
@@ -273,13 +258,8 @@ pub fn list_api_tokens<'a>(
 
 /// Revokes one API token: the caller's own, or anyone's for an admin.
 /// Returns the token's owner.
-pub fn revoke_api_token<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-    id: &str,
-) -> Result<String, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    let owner = revoke(db, &caller, id, Family::ApiToken, caller.user.is_admin())?;
+pub fn revoke_api_token(db: &AuthDb, caller: &Caller, id: &str) -> Result<String, AuthError> {
+    let owner = revoke(db, caller, id, Family::ApiToken, caller.user.is_admin())?;
     plantdb_auth_core::audit::AuditEvent::ApiTokenRevoked {
         user: &owner,
         by: &caller.username(),
@@ -301,6 +281,7 @@ mod tests {
     use plantdb_auth_core::store::UserStore;
 
     use super::*;
+    use crate::caller::{authenticate, ACCESS_ONLY};
     use crate::{Backend, Settings};
 
     fn db_with(users: &[(&str, Role)]) -> (AuthDb, Arc<FixedClock>) {
@@ -335,7 +316,11 @@ mod tests {
         let alice = login(&db, "alice");
         login(&db, "bob");
         assert_eq!(
-            owners(&list_sessions(&db, Some(alice.as_str())).unwrap()),
+            owners(
+                &authenticate(&db, Some(alice.as_str()), ACCESS_ONLY)
+                    .and_then(|c| list_sessions(&db, &c))
+                    .unwrap()
+            ),
             ["alice"]
         );
         let name = Username::parse("alice").unwrap();
@@ -348,10 +333,20 @@ mod tests {
                 .unwrap();
         };
         promote(Role::Admin);
-        assert_eq!(list_sessions(&db, Some(alice.as_str())).unwrap().len(), 2);
+        assert_eq!(
+            authenticate(&db, Some(alice.as_str()), ACCESS_ONLY)
+                .and_then(|c| list_sessions(&db, &c))
+                .unwrap()
+                .len(),
+            2
+        );
         promote(Role::Reader);
         assert_eq!(
-            owners(&list_sessions(&db, Some(alice.as_str())).unwrap()),
+            owners(
+                &authenticate(&db, Some(alice.as_str()), ACCESS_ONLY)
+                    .and_then(|c| list_sessions(&db, &c))
+                    .unwrap()
+            ),
             ["alice"]
         );
     }
@@ -365,13 +360,26 @@ mod tests {
             .unwrap();
         clock.advance(Duration::seconds(120));
         let fresh = login(&db, "alice");
-        assert_eq!(list_sessions(&db, Some(fresh.as_str())).unwrap().len(), 2);
-        assert!(list_api_tokens(&db, Some(fresh.as_str()))
+        assert_eq!(
+            authenticate(&db, Some(fresh.as_str()), ACCESS_ONLY)
+                .and_then(|c| list_sessions(&db, &c))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(authenticate(&db, Some(fresh.as_str()), ACCESS_ONLY)
+            .and_then(|c| list_api_tokens(&db, &c))
             .unwrap()
             .is_empty());
         clock.advance(Duration::seconds(86400 - 100));
         let fresh = login(&db, "alice");
-        assert_eq!(list_sessions(&db, Some(fresh.as_str())).unwrap().len(), 2);
+        assert_eq!(
+            authenticate(&db, Some(fresh.as_str()), ACCESS_ONLY)
+                .and_then(|c| list_sessions(&db, &c))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -380,11 +388,20 @@ mod tests {
         let pair = db.sessions.login("alice").unwrap();
         let (_, api) = db.sessions.create_api_token("alice", "", 60).unwrap();
         let token = Some(pair.access_token.as_str());
-        let err = revoke_api_token(&db, token, &pair.session_id).unwrap_err();
+        let err = authenticate(&db, token, ACCESS_ONLY)
+            .and_then(|c| revoke_api_token(&db, &c, &pair.session_id))
+            .unwrap_err();
         assert!(matches!(err, AuthError::NotFound(_)), "{err:?}");
-        let err = revoke_session(&db, token, &api.family).unwrap_err();
+        let err = authenticate(&db, token, ACCESS_ONLY)
+            .and_then(|c| revoke_session(&db, &c, &api.family))
+            .unwrap_err();
         assert!(matches!(err, AuthError::NotFound(_)), "{err:?}");
-        assert_eq!(revoke_api_token(&db, token, &api.family).unwrap(), "alice");
+        assert_eq!(
+            authenticate(&db, token, ACCESS_ONLY)
+                .and_then(|c| revoke_api_token(&db, &c, &api.family))
+                .unwrap(),
+            "alice"
+        );
     }
 
     #[test]
@@ -393,13 +410,17 @@ mod tests {
         let pair = db.sessions.login("alice").unwrap();
         let (api, _) = db.sessions.create_api_token("alice", "", 60).unwrap();
         for token in [pair.refresh_token.as_str(), api.as_str()] {
-            let err = list_sessions(&db, Some(token)).unwrap_err();
+            let err = authenticate(&db, Some(token), ACCESS_ONLY)
+                .and_then(|c| list_sessions(&db, &c))
+                .unwrap_err();
             assert!(
                 matches!(err, AuthError::Token(TokenError::WrongKind { .. })),
                 "{err:?}"
             );
         }
-        let err = logout_all(&db, None).unwrap_err();
+        let err = authenticate(&db, None, ACCESS_ONLY)
+            .and_then(|c| logout_all(&db, &c))
+            .unwrap_err();
         assert!(matches!(err, AuthError::NoAuthUser(_)), "{err:?}");
     }
 }

@@ -4,10 +4,12 @@
 
 mod support;
 
+use plantdb_auth_service::caller::ACCESS_ONLY;
+
 use plantdb_auth_core::session::TokenKind;
 use plantdb_auth_service::admin::{change_password, PasswordChange};
 use plantdb_auth_service::sessions::{list_sessions, logout_all, revoke_session};
-use plantdb_auth_service::{authenticate_user, AuthError};
+use plantdb_auth_service::{authenticate, authenticate_user, AuthError};
 use support::{TestDb, GUEST_PASSWORD};
 
 #[test]
@@ -34,7 +36,8 @@ fn nobody_changes_the_guest_password() {
             new_password: Some("a-private-passphrase-2026".into()),
         };
         assert!(matches!(
-            change_password(&t.db, Some(token), "guest", &change),
+            authenticate(&t.db, Some(token), ACCESS_ONLY)
+                .and_then(|c| change_password(&t.db, &c, "guest", &change)),
             Err(AuthError::PermissionDenied(_))
         ));
     }
@@ -46,14 +49,19 @@ fn a_guest_user_sees_and_ends_only_its_own_session() {
     let t = TestDb::new();
     let mine = t.login("guest", GUEST_PASSWORD).tokens;
     let theirs = t.login("guest", GUEST_PASSWORD).tokens;
-    let listed = list_sessions(&t.db, Some(mine.access_token.as_str())).unwrap();
+    let listed = authenticate(&t.db, Some(mine.access_token.as_str()), ACCESS_ONLY)
+        .and_then(|c| list_sessions(&t.db, &c))
+        .unwrap();
     let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, [mine.session_id.as_str()]);
     assert!(matches!(
-        revoke_session(&t.db, Some(mine.access_token.as_str()), &theirs.session_id),
+        authenticate(&t.db, Some(mine.access_token.as_str()), ACCESS_ONLY)
+            .and_then(|c| revoke_session(&t.db, &c, &theirs.session_id)),
         Err(AuthError::NotFound(_))
     ));
-    let (_, ended) = logout_all(&t.db, Some(mine.access_token.as_str())).unwrap();
+    let (_, ended) = authenticate(&t.db, Some(mine.access_token.as_str()), ACCESS_ONLY)
+        .and_then(|c| logout_all(&t.db, &c))
+        .unwrap();
     assert_eq!(ended, 1);
     let access = [TokenKind::Access];
     assert!(t

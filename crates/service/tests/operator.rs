@@ -4,29 +4,31 @@
 
 mod support;
 
+use plantdb_auth_service::caller::ACCESS_ONLY;
+
 use plantdb_auth_core::model::Role;
 use plantdb_auth_core::session::TokenKind;
 use plantdb_auth_service::admin::{
     change_password, create_group, list_users, GroupPayload, PasswordChange,
 };
 use plantdb_auth_service::sessions::{list_api_tokens, list_sessions, revoke_session};
-use plantdb_auth_service::{authenticate, AuthError, Credentials};
+use plantdb_auth_service::{authenticate, AuthDb, AuthError, Caller};
 use support::{TestDb, GOOD_PASSWORD};
 
-const OPERATOR: Credentials<'static> = Credentials::Operator;
+fn operator(db: &AuthDb) -> Caller {
+    Caller::operator(db).unwrap()
+}
 
 #[test]
 fn the_operator_is_an_admin_without_a_token() {
     let t = TestDb::new();
-    let caller = authenticate(&t.db, OPERATOR, &[TokenKind::Access]).unwrap();
+    let caller = operator(&t.db);
     assert!(caller.is_operator());
     assert!(caller.user.is_admin());
     assert_eq!(caller.username().as_str(), "operator");
     assert_eq!(caller.kind(), TokenKind::Access);
     assert!(caller.grants().is_none());
-    let err = authenticate(&t.db, OPERATOR, &[TokenKind::Api]).unwrap_err();
-    assert!(matches!(err, AuthError::NoAuthUser(_)), "{err:?}");
-    let names: Vec<String> = list_users(&t.db, OPERATOR)
+    let names: Vec<String> = list_users(&t.db, &operator(&t.db))
         .unwrap()
         .into_iter()
         .map(|u| u.username)
@@ -42,7 +44,7 @@ fn an_account_named_operator_gets_an_admin_reset_not_a_self_change() {
         current_password: None,
         new_password: Some("another-fine-password-42".into()),
     };
-    change_password(&t.db, OPERATOR, "operator", &change).unwrap();
+    change_password(&t.db, &operator(&t.db), "operator", &change).unwrap();
     t.login("operator", "another-fine-password-42");
 }
 
@@ -54,14 +56,14 @@ fn the_operator_sees_and_ends_everyones_sessions_and_tokens() {
     t.db.sessions()
         .create_api_token("alice", "*/Permission.READ", 600)
         .unwrap();
-    let sessions = list_sessions(&t.db, OPERATOR).unwrap();
+    let sessions = list_sessions(&t.db, &operator(&t.db)).unwrap();
     assert_eq!(sessions.len(), 1);
-    let tokens = list_api_tokens(&t.db, OPERATOR).unwrap();
+    let tokens = list_api_tokens(&t.db, &operator(&t.db)).unwrap();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].username, "alice");
-    let owner = revoke_session(&t.db, OPERATOR, &alice.session_id).unwrap();
+    let owner = revoke_session(&t.db, &operator(&t.db), &alice.session_id).unwrap();
     assert_eq!(owner, "alice");
-    assert!(list_sessions(&t.db, OPERATOR).unwrap().is_empty());
+    assert!(list_sessions(&t.db, &operator(&t.db)).unwrap().is_empty());
 }
 
 #[test]
@@ -71,13 +73,13 @@ fn the_operator_names_the_creator_of_a_group() {
         name: Some("lab".into()),
         ..GroupPayload::default()
     };
-    let err = create_group(&t.db, OPERATOR, &payload).unwrap_err();
+    let err = create_group(&t.db, &operator(&t.db), &payload).unwrap_err();
     assert!(matches!(err, AuthError::MissingField(_)), "{err:?}");
     payload.creator = Some("nobody".into());
-    let err = create_group(&t.db, OPERATOR, &payload).unwrap_err();
+    let err = create_group(&t.db, &operator(&t.db), &payload).unwrap_err();
     assert!(matches!(err, AuthError::NotFound(_)), "{err:?}");
     payload.creator = Some("admin".into());
-    let group = create_group(&t.db, OPERATOR, &payload).unwrap();
+    let group = create_group(&t.db, &operator(&t.db), &payload).unwrap();
     assert_eq!(group.created_by.as_deref(), Some("admin"));
     assert_eq!(group.users, ["admin"]);
 }
@@ -92,6 +94,8 @@ fn an_account_cannot_create_a_group_on_behalf_of_another() {
         creator: Some("alice".into()),
         ..GroupPayload::default()
     };
-    let err = create_group(&t.db, Some(token.as_str()), &payload).unwrap_err();
+    let err = authenticate(&t.db, Some(token.as_str()), ACCESS_ONLY)
+        .and_then(|c| create_group(&t.db, &c, &payload))
+        .unwrap_err();
     assert!(matches!(err, AuthError::PermissionDenied(_)), "{err:?}");
 }

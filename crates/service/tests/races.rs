@@ -5,13 +5,15 @@
 
 mod support;
 
+use plantdb_auth_service::caller::ACCESS_ONLY;
+
 use plantdb_auth_core::model::Role;
 use plantdb_auth_core::password::HashParams;
 use plantdb_auth_service::admin::{
     add_group_member, change_password, create_group, delete_user, GroupPayload, MemberPayload,
     PasswordChange,
 };
-use plantdb_auth_service::{authenticate_user, validate_token, AuthError};
+use plantdb_auth_service::{authenticate, authenticate_user, validate_token, AuthError};
 use support::{TestDb, GOOD_PASSWORD};
 
 #[test]
@@ -19,7 +21,9 @@ fn a_membership_never_outlives_its_account() {
     let t = TestDb::new();
     let admin = t.admin_token();
     let payload: GroupPayload = serde_json::from_value(serde_json::json!({"name": "lab"})).unwrap();
-    create_group(&t.db, Some(admin.as_str()), &payload).unwrap();
+    authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+        .and_then(|c| create_group(&t.db, &c, &payload))
+        .unwrap();
     for round in 0..30 {
         let name = format!("member{round}");
         t.add_user(&name, GOOD_PASSWORD, &[Role::Reader]);
@@ -27,8 +31,14 @@ fn a_membership_never_outlives_its_account() {
             username: Some(name.clone()),
         };
         std::thread::scope(|s| {
-            s.spawn(|| add_group_member(&t.db, Some(admin.as_str()), "lab", &member));
-            s.spawn(|| delete_user(&t.db, Some(admin.as_str()), &name));
+            s.spawn(|| {
+                authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+                    .and_then(|c| add_group_member(&t.db, &c, "lab", &member))
+            });
+            s.spawn(|| {
+                authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+                    .and_then(|c| delete_user(&t.db, &c, &name))
+            });
         });
         let group = t.db.groups().list().unwrap();
         let lab = group.iter().find(|g| g.name.as_str() == "lab").unwrap();
@@ -82,7 +92,10 @@ fn a_rehash_on_login_never_undoes_a_reset() {
         };
         let (login, reset) = std::thread::scope(|s| {
             let login = s.spawn(|| authenticate_user(&t.db, &name, GOOD_PASSWORD));
-            let reset = s.spawn(|| change_password(&t.db, Some(admin.as_str()), &name, &change));
+            let reset = s.spawn(|| {
+                authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+                    .and_then(|c| change_password(&t.db, &c, &name, &change))
+            });
             (login.join().unwrap(), reset.join().unwrap())
         });
         reset.unwrap();
@@ -112,7 +125,10 @@ fn a_login_racing_a_deactivation_leaves_no_session() {
             serde_json::from_value(serde_json::json!({"is_active": false})).unwrap();
         let (login, off) = std::thread::scope(|s| {
             let login = s.spawn(|| authenticate_user(&t.db, &name, GOOD_PASSWORD));
-            let off = s.spawn(|| update_user(&t.db, Some(admin.as_str()), &name, &patch));
+            let off = s.spawn(|| {
+                authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+                    .and_then(|c| update_user(&t.db, &c, &name, &patch))
+            });
             (login.join().unwrap(), off.join().unwrap())
         });
         off.unwrap();

@@ -6,6 +6,9 @@
 
 mod support;
 
+use plantdb_auth_service::authenticate;
+use plantdb_auth_service::caller::ACCESS_ONLY;
+
 use plantdb_auth_core::model::{Permission, Role, Username};
 use plantdb_auth_service::admin::{change_password, delete_user, PasswordChange};
 use plantdb_auth_service::sessions::{list_sessions, revoke_session};
@@ -40,12 +43,8 @@ fn a_delegated_user_manager_cannot_act_on_an_account_holding_a_permission_it_lac
     let target_session = user_with(&t, "deleter", Role::Reader, &[Permission::Delete]);
     user_with(&t, "plain", Role::Reader, &[]);
 
-    let refused = change_password(
-        &t.db,
-        Some(manager.as_str()),
-        "deleter",
-        &reset("Another-good-pass-1"),
-    );
+    let refused = authenticate(&t.db, Some(manager.as_str()), ACCESS_ONLY)
+        .and_then(|c| change_password(&t.db, &c, "deleter", &reset("Another-good-pass-1")));
     match refused {
         Err(AuthError::PermissionDenied(message)) => {
             assert!(message.contains("delete"), "{message}");
@@ -53,30 +52,33 @@ fn a_delegated_user_manager_cannot_act_on_an_account_holding_a_permission_it_lac
         other => panic!("reset of a user holding delete: {other:?}"),
     }
     assert!(matches!(
-        delete_user(&t.db, Some(manager.as_str()), "deleter"),
+        authenticate(&t.db, Some(manager.as_str()), ACCESS_ONLY)
+            .and_then(|c| delete_user(&t.db, &c, "deleter")),
         Err(AuthError::PermissionDenied(_))
     ));
     assert!(t.exists("deleter"));
 
     // The reader without extra permissions is within the manager's reach.
-    change_password(
-        &t.db,
-        Some(manager.as_str()),
-        "plain",
-        &reset("Another-good-pass-2"),
-    )
-    .unwrap();
+    authenticate(&t.db, Some(manager.as_str()), ACCESS_ONLY)
+        .and_then(|c| change_password(&t.db, &c, "plain", &reset("Another-good-pass-2")))
+        .unwrap();
 
     // Sessions: the deleter's session is not listed to the manager, and
     // revoking it is answered as if it did not exist.
-    let listed = list_sessions(&t.db, Some(manager.as_str())).unwrap();
+    let listed = authenticate(&t.db, Some(manager.as_str()), ACCESS_ONLY)
+        .and_then(|c| list_sessions(&t.db, &c))
+        .unwrap();
     let owners: Vec<&str> = listed.iter().map(|s| s.username.as_str()).collect();
     assert!(!owners.contains(&"deleter"), "{owners:?}");
     assert!(!owners.contains(&"admin"), "{owners:?}");
     assert!(owners.contains(&"manager"), "{owners:?}");
     let deleter_session = t.db.sessions().sessions(Some("deleter")).pop().unwrap().id;
     assert!(matches!(
-        revoke_session(&t.db, Some(manager.as_str()), &deleter_session),
+        authenticate(&t.db, Some(manager.as_str()), ACCESS_ONLY).and_then(|c| revoke_session(
+            &t.db,
+            &c,
+            &deleter_session
+        )),
         Err(AuthError::NotFound(_))
     ));
     assert!(t
@@ -90,14 +92,14 @@ fn a_delegated_user_manager_cannot_act_on_an_account_holding_a_permission_it_lac
 
     // An admin holds every permission: the same acts succeed.
     let admin = t.admin_token();
-    let all = list_sessions(&t.db, Some(admin.as_str())).unwrap();
+    let all = authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+        .and_then(|c| list_sessions(&t.db, &c))
+        .unwrap();
     assert!(all.iter().any(|s| s.username == "deleter"));
-    revoke_session(&t.db, Some(admin.as_str()), &deleter_session).unwrap();
-    change_password(
-        &t.db,
-        Some(admin.as_str()),
-        "deleter",
-        &reset("Another-good-pass-3"),
-    )
-    .unwrap();
+    authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+        .and_then(|c| revoke_session(&t.db, &c, &deleter_session))
+        .unwrap();
+    authenticate(&t.db, Some(admin.as_str()), ACCESS_ONLY)
+        .and_then(|c| change_password(&t.db, &c, "deleter", &reset("Another-good-pass-3")))
+        .unwrap();
 }

@@ -10,12 +10,14 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use plantdb_auth_service as service;
-use plantdb_auth_service::{ApiTokenRequest, AuthError, RegisterPayload};
+use plantdb_auth_service::AuthError;
 
 use super::Generation;
+use crate::caller::{AccessToken, Auth};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Bearer, ClientIp, JsonBody};
 use crate::openapi::schemas as doc;
+use crate::payload::{ApiTokenBody, RegisterBody};
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;
@@ -169,17 +171,17 @@ pub async fn login(
 pub async fn register(
     State(state): State<AppState>,
     Extension(gen): Extension<Generation>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     body: JsonBody,
 ) -> Answer {
-    let payload: RegisterPayload = body.parse()?;
+    let payload: RegisterBody = body.parse()?;
+    let (caller, new_user) = payload.with_caller(|| auth.caller()).map_err(|e| match e {
+        AuthError::MissingField(_) => ApiError::from(e).with("success", json!(false)),
+        other => ApiError::from(other),
+    })?;
     let created = state
-        .hashing(move |db| service::register_user(db, &payload, bearer.as_deref()))
-        .await?
-        .map_err(|e| match e {
-            AuthError::MissingField(_) => ApiError::from(e).with("success", json!(false)),
-            other => ApiError::from(other),
-        })?;
+        .hashing(move |db| service::register_user(db, &caller, &new_user))
+        .await??;
     let message = match gen {
         Generation::Current => format!("User {created} successfully created"),
         Generation::Legacy => "User successfully created".to_string(),
@@ -311,12 +313,13 @@ pub async fn token_refresh(
 )]
 pub async fn create_api_token(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     body: JsonBody,
 ) -> Answer {
-    let request: ApiTokenRequest = body.parse()?;
+    let request = body.parse::<ApiTokenBody>()?.command()?;
+    let caller = auth.caller()?;
     let created = state
-        .blocking(move |db| service::create_api_token(db, bearer.as_deref(), &request))
+        .blocking(move |db| service::create_api_token(db, &caller, &request))
         .await??;
     Ok(Json(json!({
         "message": "API Token generated successfully",

@@ -10,13 +10,13 @@ use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use plantdb_auth_service::admin::{
-    self as service, ForwardAuth, ForwardPolicy, MetadataQuery, OriginalRequest, ScanQuery,
-};
+use plantdb_auth_service::admin::{self as service, ForwardAuth, ForwardPolicy, OriginalRequest};
 
+use crate::caller::{AnyToken, Auth, DataToken};
 use crate::error::ApiError;
 use crate::extract::{Bearer, JsonBody};
 use crate::openapi::schemas as doc;
+use crate::payload::{MetadataQueryBody, ScanQueryBody};
 use crate::routes::data::DataBearer;
 use crate::state::AppState;
 
@@ -50,9 +50,10 @@ pub fn routes() -> Router<AppState> {
         (status = 413, response = doc::PayloadTooLarge),
     )
 )]
-pub async fn scan(State(state): State<AppState>, bearer: Bearer, body: JsonBody) -> Answer {
-    let query: ScanQuery = body.parse()?;
-    let decision = service::authorize_scan(&state.db, bearer.as_deref(), &query)?;
+pub async fn scan(State(state): State<AppState>, auth: Auth<AnyToken>, body: JsonBody) -> Answer {
+    let query: ScanQueryBody = body.parse()?;
+    let caller = auth.caller()?;
+    let decision = service::authorize_scan(&state.db, &caller, &query.command()?)?;
     Ok(Json(decision).into_response())
 }
 
@@ -72,11 +73,13 @@ pub async fn scan(State(state): State<AppState>, bearer: Bearer, body: JsonBody)
 )]
 pub async fn scan_metadata(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AnyToken>,
     body: JsonBody,
 ) -> Answer {
-    let query: MetadataQuery = body.parse()?;
-    let refusal = service::authorize_scan_metadata(&state.db, bearer.as_deref(), &query)?;
+    let query: MetadataQueryBody = body.parse()?;
+    let caller = auth.caller()?;
+    let (old, new) = query.command()?;
+    let refusal = service::authorize_scan_metadata(&state.db, &caller, &old, &new)?;
     let body = match refusal {
         None => json!({"allowed": true}),
         Some(reason) => json!({"allowed": false, "reason": reason}),
@@ -114,14 +117,16 @@ pub async fn verify(State(state): State<AppState>, headers: HeaderMap, bearer: B
     let Some(original) = original_request(&headers) else {
         // No original request: the token alone decides (the behaviour
         // before the mapping, which existing proxy set-ups rely on).
-        return match service::verify_access(&state.db, bearer.as_deref()) {
-            Ok(who) => granted(&who),
+        return match Auth::<AnyToken>::resolve(&state, bearer.as_deref()).caller() {
+            Ok(caller) => granted(&service::verify_access(&caller)),
             Err(e) => challenge(ApiError::from(e)),
         };
     };
     // As on the data routes: an Authorization header that is not Bearer
     // is an invalid token, not an absent one.
-    let token = DataBearer::from_headers(&headers).0;
+    let identity =
+        Auth::<DataToken>::resolve(&state, DataBearer::from_headers(&headers).0.as_deref())
+            .identity();
     let policy = ForwardPolicy {
         url_prefix: state.config.url_prefix.clone().unwrap_or_default(),
         unmapped: state.config.authz_unmapped,
@@ -129,7 +134,7 @@ pub async fn verify(State(state): State<AppState>, headers: HeaderMap, bearer: B
     let data = state.data.clone();
     let decided = state
         .blocking(move |db| {
-            service::verify_request(db, data.as_deref(), token.as_deref(), &original, &policy)
+            service::verify_request(db, data.as_deref(), identity, &original, &policy)
         })
         .await;
     match decided {

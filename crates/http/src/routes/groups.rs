@@ -11,9 +11,10 @@ use serde_json::json;
 
 use plantdb_auth_service::admin::{self as service, GroupPayload, MemberPayload};
 
+use crate::caller::{AccessToken, AnyToken, Auth};
 use crate::error::ApiError;
 use crate::extract::path_params;
-use crate::extract::{Bearer, JsonBody};
+use crate::extract::JsonBody;
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
@@ -42,8 +43,8 @@ pub fn routes() -> Router<AppState> {
         (status = 401, response = doc::Unauthorized),
     )
 )]
-pub async fn list_groups(State(state): State<AppState>, bearer: Bearer) -> Answer {
-    let groups = service::list_groups(&state.db, bearer.as_deref())?;
+pub async fn list_groups(State(state): State<AppState>, auth: Auth<AnyToken>) -> Answer {
+    let groups = service::list_groups(&state.db, &auth.caller()?)?;
     Ok(Json(groups).into_response())
 }
 
@@ -63,11 +64,11 @@ pub async fn list_groups(State(state): State<AppState>, bearer: Bearer) -> Answe
 )]
 pub async fn get_group(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AnyToken>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let name = path_params(path)?;
-    let group = service::get_group(&state.db, bearer.as_deref(), &name)?;
+    let group = service::get_group(&state.db, &auth.caller()?, &name)?;
     Ok(Json(group).into_response())
 }
 
@@ -88,10 +89,15 @@ pub async fn get_group(
         (status = 413, response = doc::PayloadTooLarge),
     )
 )]
-pub async fn create_group(State(state): State<AppState>, bearer: Bearer, body: JsonBody) -> Answer {
+pub async fn create_group(
+    State(state): State<AppState>,
+    auth: Auth<AccessToken>,
+    body: JsonBody,
+) -> Answer {
     let payload: GroupPayload = body.parse()?;
+    let caller = auth.caller()?;
     let group = state
-        .blocking(move |db| service::create_group(db, bearer.as_deref(), &payload))
+        .blocking(move |db| service::create_group(db, &caller, &payload))
         .await??;
     Ok((StatusCode::CREATED, Json(group)).into_response())
 }
@@ -113,12 +119,13 @@ pub async fn create_group(State(state): State<AppState>, bearer: Bearer, body: J
 )]
 pub async fn delete_group(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let name = path_params(path)?;
+    let caller = auth.caller()?;
     let deleted = state
-        .blocking(move |db| service::delete_group(db, bearer.as_deref(), &name))
+        .blocking(move |db| service::delete_group(db, &caller, &name))
         .await??;
     Ok(Json(json!({"message": format!("Group {deleted} deleted")})).into_response())
 }
@@ -142,14 +149,15 @@ pub async fn delete_group(
 )]
 pub async fn add_member(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
     body: JsonBody,
 ) -> Answer {
     let name = path_params(path)?;
     let payload: MemberPayload = body.parse()?;
+    let caller = auth.caller()?;
     let group = state
-        .blocking(move |db| service::add_group_member(db, bearer.as_deref(), &name, &payload))
+        .blocking(move |db| service::add_group_member(db, &caller, &name, &payload))
         .await??;
     Ok(Json(group).into_response())
 }
@@ -172,12 +180,13 @@ pub async fn add_member(
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (name, username) = path_params(path)?;
+    let caller = auth.caller()?;
     let group = state
-        .blocking(move |db| service::remove_group_member(db, bearer.as_deref(), &name, &username))
+        .blocking(move |db| service::remove_group_member(db, &caller, &name, &username))
         .await??;
     Ok(Json(group).into_response())
 }

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 
 use plantdb_auth_service::sessions::{self as service, ApiTokenEntry, SessionEntry};
 
+use crate::caller::{AccessToken, Auth};
 use crate::error::ApiError;
 use crate::extract::path_params;
-use crate::extract::Bearer;
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
@@ -65,9 +65,9 @@ fn api_token_json(t: &ApiTokenEntry) -> Value {
         (status = 401, response = doc::Unauthorized),
     )
 )]
-pub async fn list_sessions(State(state): State<AppState>, bearer: Bearer) -> Answer {
+pub async fn list_sessions(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
     // In memory only, like token validation: no need for the blocking pool.
-    let sessions = service::list_sessions(&state.db, bearer.as_deref())?;
+    let sessions = service::list_sessions(&state.db, &auth.caller()?)?;
     let body: Vec<Value> = sessions.iter().map(session_json).collect();
     Ok(Json(body).into_response())
 }
@@ -88,13 +88,14 @@ pub async fn list_sessions(State(state): State<AppState>, bearer: Bearer) -> Ans
 )]
 pub async fn revoke_session(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let id = path_params(path)?;
     let shown = id.clone();
+    let caller = auth.caller()?;
     let owner = state
-        .blocking(move |db| service::revoke_session(db, bearer.as_deref(), &id))
+        .blocking(move |db| service::revoke_session(db, &caller, &id))
         .await??;
     let message = format!("Session {shown} of {owner} revoked");
     Ok(Json(json!({ "message": message })).into_response())
@@ -111,9 +112,10 @@ pub async fn revoke_session(
         (status = 401, response = doc::Unauthorized),
     )
 )]
-pub async fn logout_all(State(state): State<AppState>, bearer: Bearer) -> Answer {
+pub async fn logout_all(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
+    let caller = auth.caller()?;
     let (username, ended) = state
-        .blocking(move |db| service::logout_all(db, bearer.as_deref()))
+        .blocking(move |db| service::logout_all(db, &caller))
         .await??;
     Ok(Json(json!({
         "message": format!("Logout successful from all {ended} session(s) of {username}"),
@@ -133,8 +135,8 @@ pub async fn logout_all(State(state): State<AppState>, bearer: Bearer) -> Answer
         (status = 401, response = doc::Unauthorized),
     )
 )]
-pub async fn list_api_tokens(State(state): State<AppState>, bearer: Bearer) -> Answer {
-    let tokens = service::list_api_tokens(&state.db, bearer.as_deref())?;
+pub async fn list_api_tokens(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
+    let tokens = service::list_api_tokens(&state.db, &auth.caller()?)?;
     let body: Vec<Value> = tokens.iter().map(api_token_json).collect();
     Ok(Json(body).into_response())
 }
@@ -155,13 +157,14 @@ pub async fn list_api_tokens(State(state): State<AppState>, bearer: Bearer) -> A
 )]
 pub async fn revoke_api_token(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let id = path_params(path)?;
     let shown = id.clone();
+    let caller = auth.caller()?;
     let owner = state
-        .blocking(move |db| service::revoke_api_token(db, bearer.as_deref(), &id))
+        .blocking(move |db| service::revoke_api_token(db, &caller, &id))
         .await??;
     let message = format!("API token {shown} of {owner} revoked");
     Ok(Json(json!({ "message": message })).into_response())

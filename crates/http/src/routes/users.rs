@@ -10,8 +10,9 @@ use serde_json::json;
 
 use plantdb_auth_service::admin::{self as service, PasswordChange, UserPatch};
 
+use crate::caller::{AccessToken, AnyToken, Auth};
 use crate::error::ApiError;
-use crate::extract::{path_params, Bearer, ClientIp, JsonBody};
+use crate::extract::{path_params, ClientIp, JsonBody};
 use crate::openapi::schemas as doc;
 use crate::state::AppState;
 
@@ -41,8 +42,8 @@ pub fn routes() -> Router<AppState> {
         (status = 401, response = doc::Unauthorized),
     )
 )]
-pub async fn me(State(state): State<AppState>, bearer: Bearer) -> Answer {
-    let user = service::current_user(&state.db, bearer.as_deref())?;
+pub async fn me(State(state): State<AppState>, auth: Auth<AnyToken>) -> Answer {
+    let user = service::current_user(&state.db, &auth.caller()?)?;
     Ok(Json(user).into_response())
 }
 
@@ -58,8 +59,8 @@ pub async fn me(State(state): State<AppState>, bearer: Bearer) -> Answer {
         (status = 403, response = doc::Forbidden),
     )
 )]
-pub async fn list_users(State(state): State<AppState>, bearer: Bearer) -> Answer {
-    let users = service::list_users(&state.db, bearer.as_deref())?;
+pub async fn list_users(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
+    let users = service::list_users(&state.db, &auth.caller()?)?;
     Ok(Json(users).into_response())
 }
 
@@ -80,11 +81,11 @@ pub async fn list_users(State(state): State<AppState>, bearer: Bearer) -> Answer
 )]
 pub async fn get_user(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let username = path_params(path)?;
-    let user = service::get_user(&state.db, bearer.as_deref(), &username)?;
+    let user = service::get_user(&state.db, &auth.caller()?, &username)?;
     Ok(Json(user).into_response())
 }
 
@@ -108,14 +109,15 @@ pub async fn get_user(
 )]
 pub async fn update_user(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
     body: JsonBody,
 ) -> Answer {
     let username = path_params(path)?;
     let patch: UserPatch = body.parse()?;
+    let caller = auth.caller()?;
     let user = state
-        .blocking(move |db| service::update_user(db, bearer.as_deref(), &username, &patch))
+        .blocking(move |db| service::update_user(db, &caller, &username, &patch))
         .await??;
     Ok(Json(user).into_response())
 }
@@ -142,16 +144,17 @@ pub async fn update_user(
 )]
 pub async fn change_password(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     ClientIp(client): ClientIp,
     path: Result<Path<String>, PathRejection>,
     body: JsonBody,
 ) -> Answer {
     let username = path_params(path)?;
     let change: PasswordChange = body.parse()?;
+    let caller = auth.caller()?;
     let done = state
         .account_hashing(move |db| {
-            service::change_password_from(db, bearer.as_deref(), &username, &change, Some(client))
+            service::change_password_from(db, &caller, &username, &change, Some(client))
         })
         .await??;
     Ok(Json(json!({
@@ -183,12 +186,13 @@ pub async fn change_password(
 )]
 pub async fn delete_user(
     State(state): State<AppState>,
-    bearer: Bearer,
+    auth: Auth<AccessToken>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let username = path_params(path)?;
+    let caller = auth.caller()?;
     let deleted = state
-        .blocking(move |db| service::delete_user(db, bearer.as_deref(), &username))
+        .blocking(move |db| service::delete_user(db, &caller, &username))
         .await??;
     Ok(Json(json!({"message": format!("User {deleted} deleted")})).into_response())
 }

@@ -4,7 +4,7 @@
 //! database as its local operator, and printing tables or JSON.
 //!
 //! The commands call the same service functions as the HTTP API, with
-//! [`Credentials::Operator`] instead of a bearer token: whoever can open the
+//! the operator ([`Caller::operator`]) as their caller instead of a token holder: whoever can open the
 //! database directory (or the server's admin socket, mode 0600 in its state
 //! directory) can already rewrite every file in it, so the CLI acts with
 //! admin rights and no login. Audit events say `by="operator"`.
@@ -19,7 +19,7 @@ use clap::{Args, CommandFactory, FromArgMatches};
 use parking_lot::Mutex;
 use plantdb_auth_core::store::{fsdb, StoreError};
 use plantdb_auth_postgres::PgStores;
-use plantdb_auth_service::{AuthDb, AuthError, Credentials};
+use plantdb_auth_service::{AuthDb, AuthError, Caller};
 
 use super::password::{read_new_password, PasswordSource};
 use super::{Cli, Command};
@@ -27,9 +27,6 @@ use crate::admin_socket::{self, Request};
 use crate::database::{self, Database};
 use crate::settings::{default_db_dir, ServeArgs};
 use crate::{audit, config_file, telemetry};
-
-/// How the CLI authenticates to the service layer.
-pub const OPERATOR: Credentials<'static> = Credentials::Operator;
 
 /// Where the docs explain the alternatives.
 const README_HINT: &str = "see docs/operations.md, 'Administration'";
@@ -202,6 +199,12 @@ impl Admin {
 
     pub fn db(&self) -> &AuthDb {
         &self.db
+    }
+
+    /// The caller every command acts as: the local operator, with admin
+    /// rights (see the module's documentation).
+    pub fn operator(&self) -> anyhow::Result<Caller> {
+        Caller::operator(&self.db).map_err(fail)
     }
 
     /// Where the signing key, the sessions and the audit log live.

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use plantdb_auth_service::admin::{self, GroupPayload, GroupView, MemberPayload};
 use serde_json::json;
 
-use super::admin::{answer, fail, fields, or_dash, table, Admin, DbArgs, OPERATOR};
+use super::admin::{answer, fail, fields, or_dash, table, Admin, DbArgs};
 
 #[derive(Debug, Args)]
 pub struct GroupArgs {
@@ -57,27 +57,29 @@ pub fn execute(admin: &Admin, command: GroupCommand) -> anyhow::Result<()> {
                 users: Some(members),
                 creator: Some(creator),
             };
-            let group = admin::create_group(db, OPERATOR, &payload).map_err(fail)?;
+            let group = admin::create_group(db, &admin.operator()?, &payload).map_err(fail)?;
             show_group(admin, &group, Some("created"))
         }
         GroupCommand::List => list(admin),
         GroupCommand::Show { name } => {
-            let group = admin::get_group(db, OPERATOR, &name).map_err(fail)?;
+            let group = admin::get_group(db, &admin.operator()?, &name).map_err(fail)?;
             show_group(admin, &group, None)
         }
         GroupCommand::AddMember { group, user } => {
             let member = MemberPayload {
                 username: Some(user),
             };
-            let group = admin::add_group_member(db, OPERATOR, &group, &member).map_err(fail)?;
+            let group =
+                admin::add_group_member(db, &admin.operator()?, &group, &member).map_err(fail)?;
             show_group(admin, &group, Some("updated"))
         }
         GroupCommand::RemoveMember { group, user } => {
-            let group = admin::remove_group_member(db, OPERATOR, &group, &user).map_err(fail)?;
+            let group =
+                admin::remove_group_member(db, &admin.operator()?, &group, &user).map_err(fail)?;
             show_group(admin, &group, Some("updated"))
         }
         GroupCommand::Delete { name } => {
-            let deleted = admin::delete_group(db, OPERATOR, &name).map_err(fail)?;
+            let deleted = admin::delete_group(db, &admin.operator()?, &name).map_err(fail)?;
             let value = json!({"name": deleted.to_string(), "deleted": true});
             answer(admin, value, || format!("Group {deleted} deleted"));
             Ok(())
@@ -106,7 +108,7 @@ fn show_group(admin: &Admin, group: &GroupView, done: Option<&str>) -> anyhow::R
 }
 
 fn list(admin: &Admin) -> anyhow::Result<()> {
-    let groups = admin::list_groups(admin.db(), OPERATOR).map_err(fail)?;
+    let groups = admin::list_groups(admin.db(), &admin.operator()?).map_err(fail)?;
     let rows: Vec<Vec<String>> = groups
         .iter()
         .map(|g| {

@@ -8,7 +8,7 @@ use plantdb_auth_service::admin;
 use plantdb_auth_service::sessions::{self, ApiTokenEntry, SessionEntry};
 use serde_json::{json, Value};
 
-use super::admin::{answer, fail, table, Admin, DbArgs, OPERATOR};
+use super::admin::{answer, fail, table, Admin, DbArgs};
 
 #[derive(Debug, Args)]
 pub struct SessionArgs {
@@ -77,7 +77,8 @@ fn iso(t: DateTime<Utc>) -> String {
 /// The stored name of `--user`, which must exist: a typo would otherwise
 /// look like "no sessions".
 fn owner_filter(admin: &Admin, user: Option<&str>) -> anyhow::Result<Option<String>> {
-    user.map(|u| admin::get_user(admin.db(), OPERATOR, u).map(|v| v.username))
+    let operator = admin.operator()?;
+    user.map(|u| admin::get_user(admin.db(), &operator, u).map(|v| v.username))
         .transpose()
         .map_err(fail)
 }
@@ -86,21 +87,23 @@ pub fn execute_sessions(admin: &Admin, command: SessionCommand) -> anyhow::Resul
     match command {
         SessionCommand::List { user } => {
             let owner = owner_filter(admin, user.as_deref())?;
-            let mut list = sessions::list_sessions(admin.db(), OPERATOR).map_err(fail)?;
+            let mut list = sessions::list_sessions(admin.db(), &admin.operator()?).map_err(fail)?;
             list.retain(|s| owner.as_ref().is_none_or(|o| &s.username == o));
             let value: Vec<Value> = list.iter().map(session_json).collect();
             answer(admin, json!(value), || sessions_table(&list));
             Ok(())
         }
         SessionCommand::Revoke { id: Some(id), .. } => {
-            let owner = sessions::revoke_session(admin.db(), OPERATOR, &id).map_err(fail)?;
+            let owner =
+                sessions::revoke_session(admin.db(), &admin.operator()?, &id).map_err(fail)?;
             let value = json!({"id": id, "username": owner, "revoked": true});
             answer(admin, value, || format!("Session {id} of {owner} revoked"));
             Ok(())
         }
         SessionCommand::Revoke { id: None, user, .. } => {
-            let ended = sessions::revoke_sessions_of(admin.db(), OPERATOR, user.as_deref())
-                .map_err(fail)?;
+            let ended =
+                sessions::revoke_sessions_of(admin.db(), &admin.operator()?, user.as_deref())
+                    .map_err(fail)?;
             let whose = user.clone().unwrap_or_else(|| "every user".into());
             let value = json!({"username": user, "sessions_ended": ended});
             answer(admin, value, || {
@@ -115,14 +118,16 @@ pub fn execute_tokens(admin: &Admin, command: TokenCommand) -> anyhow::Result<()
     match command {
         TokenCommand::List { user } => {
             let owner = owner_filter(admin, user.as_deref())?;
-            let mut list = sessions::list_api_tokens(admin.db(), OPERATOR).map_err(fail)?;
+            let mut list =
+                sessions::list_api_tokens(admin.db(), &admin.operator()?).map_err(fail)?;
             list.retain(|t| owner.as_ref().is_none_or(|o| &t.username == o));
             let value: Vec<Value> = list.iter().map(token_json).collect();
             answer(admin, json!(value), || tokens_table(&list));
             Ok(())
         }
         TokenCommand::Revoke { id } => {
-            let owner = sessions::revoke_api_token(admin.db(), OPERATOR, &id).map_err(fail)?;
+            let owner =
+                sessions::revoke_api_token(admin.db(), &admin.operator()?, &id).map_err(fail)?;
             let value = json!({"id": id, "username": owner, "revoked": true});
             answer(admin, value, || {
                 format!("API token {id} of {owner} revoked")

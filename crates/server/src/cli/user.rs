@@ -3,10 +3,11 @@
 
 use clap::{Args, Subcommand};
 use plantdb_auth_service::admin::{self, PasswordChange, UserPatch, UserView};
-use plantdb_auth_service::{check_username_exists, register_user, RegisterPayload};
+use plantdb_auth_service::auth::{parse_roles, parse_username};
+use plantdb_auth_service::{check_username_exists, register_user, NewUser};
 use serde_json::json;
 
-use super::admin::{answer, fail, fields, or_dash, table, Admin, DbArgs, OPERATOR};
+use super::admin::{answer, fail, fields, or_dash, table, Admin, DbArgs};
 use super::password::PasswordSource;
 
 #[derive(Debug, Args)]
@@ -143,14 +144,14 @@ fn add(
         ));
     }
     let password = admin.new_password(source)?;
-    let payload = RegisterPayload {
-        username: Some(json!(name)),
-        fullname: Some(json!(fullname)),
-        password: Some(json!(password)),
-        roles: (!roles.is_empty()).then(|| json!(roles)),
+    let new_user = NewUser {
+        username: parse_username(name).map_err(fail)?,
+        fullname,
+        password,
+        roles: parse_roles(&roles).map_err(fail)?,
     };
-    let username = register_user(admin.db(), &payload, OPERATOR).map_err(fail)?;
-    let user = admin::get_user(admin.db(), OPERATOR, username.as_str()).map_err(fail)?;
+    let username = register_user(admin.db(), &admin.operator()?, &new_user).map_err(fail)?;
+    let user = admin::get_user(admin.db(), &admin.operator()?, username.as_str()).map_err(fail)?;
     answer(admin, view_json(&user), || {
         format!(
             "User {} created (roles: {})",
@@ -162,7 +163,7 @@ fn add(
 }
 
 fn list(admin: &Admin) -> anyhow::Result<()> {
-    let users = admin::list_users(admin.db(), OPERATOR).map_err(fail)?;
+    let users = admin::list_users(admin.db(), &admin.operator()?).map_err(fail)?;
     let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
@@ -191,18 +192,19 @@ fn list(admin: &Admin) -> anyhow::Result<()> {
 }
 
 fn show(admin: &Admin, name: &str) -> anyhow::Result<()> {
-    let user = admin::get_user(admin.db(), OPERATOR, name).map_err(fail)?;
+    let user = admin::get_user(admin.db(), &admin.operator()?, name).map_err(fail)?;
     answer(admin, view_json(&user), || describe(&user));
     Ok(())
 }
 
 fn passwd(admin: &Admin, name: &str, source: &PasswordSource) -> anyhow::Result<()> {
-    admin::get_user(admin.db(), OPERATOR, name).map_err(fail)?;
+    admin::get_user(admin.db(), &admin.operator()?, name).map_err(fail)?;
     let change = PasswordChange {
         current_password: None,
         new_password: Some(admin.new_password(source)?),
     };
-    let done = admin::change_password(admin.db(), OPERATOR, name, &change).map_err(fail)?;
+    let done =
+        admin::change_password(admin.db(), &admin.operator()?, name, &change).map_err(fail)?;
     let value = json!({"username": done.username.as_str(), "sessions_ended": done.sessions_ended});
     answer(admin, value, || {
         format!(
@@ -214,7 +216,7 @@ fn passwd(admin: &Admin, name: &str, source: &PasswordSource) -> anyhow::Result<
 }
 
 fn patch(admin: &Admin, name: &str, change: UserPatch, done: &str) -> anyhow::Result<()> {
-    let user = admin::update_user(admin.db(), OPERATOR, name, &change).map_err(fail)?;
+    let user = admin::update_user(admin.db(), &admin.operator()?, name, &change).map_err(fail)?;
     answer(admin, view_json(&user), || {
         format!("User {} {done}\n{}", user.username, describe(&user))
     });
@@ -222,7 +224,7 @@ fn patch(admin: &Admin, name: &str, change: UserPatch, done: &str) -> anyhow::Re
 }
 
 fn delete(admin: &Admin, name: &str) -> anyhow::Result<()> {
-    let deleted = admin::delete_user(admin.db(), OPERATOR, name).map_err(fail)?;
+    let deleted = admin::delete_user(admin.db(), &admin.operator()?, name).map_err(fail)?;
     let value = json!({"username": deleted.as_str(), "deleted": true});
     answer(admin, value, || format!("User {deleted} deleted"));
     Ok(())

@@ -11,7 +11,7 @@ use plantdb_auth_core::model::{Permission, User};
 use plantdb_data::{ids, DataError};
 
 use super::forward_map::{map_request, Mapping, Target, UnmappedPolicy};
-use crate::caller::{authenticate, ACCESS_OR_API};
+use crate::caller::{Caller, Identity};
 use crate::data::write::WriteTarget;
 use crate::data::{data_access, Access, DataService};
 use crate::{AuthDb, AuthError};
@@ -54,9 +54,8 @@ pub struct ForwardPolicy {
 
 /// Forward authentication from the token alone: a live access or API
 /// token whose user still exists and is active.
-pub fn verify_access(db: &AuthDb, token: Option<&str>) -> Result<ForwardAuth, AuthError> {
-    let caller = authenticate(db, token, ACCESS_OR_API)?;
-    Ok(ForwardAuth::of(&caller.user))
+pub fn verify_access(caller: &Caller) -> ForwardAuth {
+    ForwardAuth::of(&caller.user)
 }
 
 /// Forward authentication of an original request: `Ok(Some(who))` passes
@@ -68,7 +67,7 @@ pub fn verify_access(db: &AuthDb, token: Option<&str>) -> Result<ForwardAuth, Au
 pub fn verify_request(
     db: &AuthDb,
     data: Option<&DataService>,
-    token: Option<&str>,
+    identity: Identity,
     original: &OriginalRequest,
     policy: &ForwardPolicy,
 ) -> Result<Option<ForwardAuth>, AuthError> {
@@ -82,9 +81,9 @@ pub fn verify_request(
         )
     };
     match mapping {
-        Mapping::Mapped(target) => decide(db, data, token, &target),
+        Mapping::Mapped(target) => decide(db, data, identity, &target),
         Mapping::Unmapped => {
-            let caller = authenticate(db, token, ACCESS_OR_API)?;
+            let caller = identity.required()?;
             match policy.unmapped {
                 UnmappedPolicy::Allow => Ok(Some(ForwardAuth::of(&caller.user))),
                 UnmappedPolicy::Deny => Err(refuse(
@@ -95,7 +94,7 @@ pub fn verify_request(
             }
         }
         Mapping::Refused => {
-            let caller = authenticate(db, token, ACCESS_OR_API)?;
+            let caller = identity.required()?;
             Err(refuse(
                 &caller.user,
                 "refused_path",
@@ -108,18 +107,17 @@ pub fn verify_request(
 fn decide(
     db: &AuthDb,
     data: Option<&DataService>,
-    token: Option<&str>,
+    identity: Identity,
     target: &Target,
 ) -> Result<Option<ForwardAuth>, AuthError> {
-    let identify =
-        |t: &str| authenticate(db, Some(t), ACCESS_OR_API).map(|c| ForwardAuth::of(&c.user));
+    let identify = |caller: Option<Caller>| caller.map(|c| ForwardAuth::of(&c.user));
     match target {
         // The route itself ignores the token: so does the decision, but a
         // valid one still names the caller for the upstream.
-        Target::Open => Ok(token.and_then(|t| identify(t).ok())),
-        Target::Public => token.map(identify).transpose(),
+        Target::Open => Ok(identify(identity.optional().ok().flatten())),
+        Target::Public => Ok(identify(identity.optional()?)),
         _ => {
-            let access = data_access(db, token, needs_token(target))?;
+            let access = data_access(db, identity, needs_token(target))?;
             check(data, &access, target)?;
             Ok(Some(ForwardAuth::of(&access.user)))
         }

@@ -5,7 +5,7 @@
 use plantdb_auth_core::model::{Group, GroupName, Permission, Username};
 
 use super::{denied, iso, require};
-use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY, ACCESS_OR_API};
+use crate::caller::Caller;
 use crate::{AuthDb, AuthError};
 
 /// Longest group description we store.
@@ -124,35 +124,26 @@ fn require_membership_rights(caller: &Caller, group: &Group) -> Result<(), AuthE
     ))
 }
 
-/// Every group, by name; any authenticated user.
-pub fn list_groups<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-) -> Result<Vec<GroupView>, AuthError> {
-    authenticate(db, credentials, ACCESS_OR_API)?;
+/// Every group, by name; any authenticated user (`_caller` is the proof).
+pub fn list_groups(db: &AuthDb, _caller: &Caller) -> Result<Vec<GroupView>, AuthError> {
     let mut groups = db.groups.list()?;
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(groups.iter().map(GroupView::from).collect())
 }
 
-pub fn get_group<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-    name: &str,
-) -> Result<GroupView, AuthError> {
-    authenticate(db, credentials, ACCESS_OR_API)?;
+/// One group; any authenticated user (`_caller` is the proof).
+pub fn get_group(db: &AuthDb, _caller: &Caller, name: &str) -> Result<GroupView, AuthError> {
     Ok(GroupView::from(&find_group(db, name)?))
 }
 
 /// Creates a group with its creator (the caller, or the account the
 /// operator names) as its first member; needs `manage_groups`.
-pub fn create_group<'a>(
+pub fn create_group(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     payload: &GroupPayload,
 ) -> Result<GroupView, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    require(&caller, Permission::ManageGroups, "creating groups")?;
+    require(caller, Permission::ManageGroups, "creating groups")?;
     let raw = payload
         .name
         .as_deref()
@@ -170,7 +161,7 @@ pub fn create_group<'a>(
         .collect::<Result<Vec<Username>, AuthError>>()?;
     let group = Group::new(
         name,
-        creator(db, &caller, payload)?,
+        creator(db, caller, payload)?,
         payload.description.clone(),
         members.clone(),
         db.clock.now(),
@@ -188,13 +179,8 @@ pub fn create_group<'a>(
 
 /// Deletes a group; needs `manage_groups`. Scans still naming it in their
 /// `sharing` simply stop matching anyone.
-pub fn delete_group<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-    name: &str,
-) -> Result<GroupName, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    require(&caller, Permission::ManageGroups, "deleting groups")?;
+pub fn delete_group(db: &AuthDb, caller: &Caller, name: &str) -> Result<GroupName, AuthError> {
+    require(caller, Permission::ManageGroups, "deleting groups")?;
     let group = find_group(db, name)?;
     db.groups.delete(&group.name)?;
     plantdb_auth_core::audit::AuditEvent::GroupDeleted {
@@ -206,15 +192,14 @@ pub fn delete_group<'a>(
 }
 
 /// Adds an existing user to a group (no change if already a member).
-pub fn add_group_member<'a>(
+pub fn add_group_member(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     name: &str,
     payload: &MemberPayload,
 ) -> Result<GroupView, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let group = find_group(db, name)?;
-    require_membership_rights(&caller, &group)?;
+    require_membership_rights(caller, &group)?;
     let raw = payload
         .username
         .as_deref()
@@ -255,15 +240,14 @@ fn drop_vanished_members(
 }
 
 /// Removes a member; the creator stays (contract: always a member).
-pub fn remove_group_member<'a>(
+pub fn remove_group_member(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     name: &str,
     username: &str,
 ) -> Result<GroupView, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     let group = find_group(db, name)?;
-    require_membership_rights(&caller, &group)?;
+    require_membership_rights(caller, &group)?;
     let not_member = || {
         AuthError::NotFound(format!(
             "User '{username}' is not a member of group '{}'",

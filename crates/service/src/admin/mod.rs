@@ -15,7 +15,7 @@ mod password;
 mod user_update;
 mod users;
 
-pub use authz::{authorize_scan, authorize_scan_metadata, MetadataQuery, ScanDecision, ScanQuery};
+pub use authz::{authorize_scan, authorize_scan_metadata, ScanDecision, ScanQuestion};
 pub use forward::{verify_access, verify_request, ForwardAuth, ForwardPolicy, OriginalRequest};
 pub use forward_map::UnmappedPolicy;
 pub use groups::{

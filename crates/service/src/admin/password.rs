@@ -9,7 +9,7 @@ use plantdb_auth_core::store::{lockout, ClientKey};
 use super::users::{find, is_self};
 use super::{require, require_rank_over};
 use crate::auth::check_new_password;
-use crate::caller::{authenticate, Credentials, ACCESS_ONLY};
+use crate::caller::Caller;
 use crate::{AuthDb, AuthError};
 
 /// `POST /users/{u}/password`.
@@ -77,42 +77,41 @@ fn verify_current(
 /// with `manage_users` (a reset). Either way the policy applies and every
 /// session and API token of the account ends, the caller's included: a
 /// password change is what one does after a suspected compromise.
-pub fn change_password<'a>(
+pub fn change_password(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     username: &str,
     body: &PasswordChange,
 ) -> Result<PasswordChanged, AuthError> {
-    change_password_from(db, credentials, username, body, None)
+    change_password_from(db, caller, username, body, None)
 }
 
 /// [`change_password`] for a caller at `client`: changes are limited per
 /// account and per client address (`ThrottlePolicy`), since each costs a
 /// hash and ends sessions; the operator is not limited.
-pub fn change_password_from<'a>(
+pub fn change_password_from(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     username: &str,
     body: &PasswordChange,
     client: Option<IpAddr>,
 ) -> Result<PasswordChanged, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
     if username.eq_ignore_ascii_case(plantdb_auth_core::rbac::GUEST_USERNAME) {
         return Err(AuthError::PermissionDenied(
             "The 'guest' account's password is public ('guest') and cannot be changed; deactivate guest to make reads private".into(),
         ));
     }
-    let own = is_self(&caller, username);
+    let own = is_self(caller, username);
     let target = if own {
         caller.user.clone()
     } else {
         require(
-            &caller,
+            caller,
             Permission::ManageUsers,
             "resetting another user's password",
         )?;
         let target = find(db, username)?;
-        require_rank_over(&caller, &target, "resetting passwords")?;
+        require_rank_over(caller, &target, "resetting passwords")?;
         target
     };
     let new = body

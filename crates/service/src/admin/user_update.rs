@@ -7,7 +7,7 @@ use plantdb_auth_core::model::{Permission, Role, User};
 use super::users::{find, last_admin_error, refuse_last_admin, UserView};
 use super::{denied, require, require_rank_over};
 use crate::auth::check_fullname;
-use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY};
+use crate::caller::Caller;
 use crate::{AuthDb, AuthError};
 
 /// `PATCH /users/{u}`: absent (or null) fields are left alone.
@@ -166,18 +166,17 @@ fn audit_change(caller: &Caller, before: &User, after: &User, change: &Change) {
 
 /// Changes an account; needs `manage_users` and a rank at least the
 /// target's. Deactivation ends the account's sessions and API tokens.
-pub fn update_user<'a>(
+pub fn update_user(
     db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
+    caller: &Caller,
     username: &str,
     patch: &UserPatch,
 ) -> Result<UserView, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    require(&caller, Permission::ManageUsers, "changing users")?;
+    require(caller, Permission::ManageUsers, "changing users")?;
     let change = Change::parse(patch)?;
     let target = find(db, username)?;
-    require_rank_over(&caller, &target, "changing users")?;
-    change.authorize(&caller, &target)?;
+    require_rank_over(caller, &target, "changing users")?;
+    change.authorize(caller, &target)?;
     if change.removes_admin(&target) {
         refuse_last_admin(db, &target, "demote or deactivate")?;
     }
@@ -193,7 +192,7 @@ pub fn update_user<'a>(
     if !updated.is_active {
         db.sessions.revoke_user(updated.username.as_str())?;
     }
-    audit_change(&caller, &target, &updated, &change);
+    audit_change(caller, &target, &updated, &change);
     Ok(UserView::new(&updated, db.clock.now()))
 }
 

@@ -7,7 +7,7 @@ use plantdb_auth_core::rbac::GUEST_USERNAME;
 use plantdb_auth_core::store::StoreError;
 
 use super::{iso, require, require_rank_over};
-use crate::caller::{authenticate, Caller, Credentials, ACCESS_ONLY, ACCESS_OR_API};
+use crate::caller::Caller;
 use crate::{AuthDb, AuthError};
 
 /// A user as clients see it: never the hash, never the failure counter.
@@ -91,18 +91,13 @@ pub(super) fn last_admin_error(e: StoreError, target: &User, doing: &str) -> Aut
 }
 
 /// `GET /auth/me`: the caller's own account.
-pub fn current_user(db: &AuthDb, token: Option<&str>) -> Result<UserView, AuthError> {
-    let caller = authenticate(db, token, ACCESS_OR_API)?;
+pub fn current_user(db: &AuthDb, caller: &Caller) -> Result<UserView, AuthError> {
     Ok(UserView::new(&caller.user, db.clock.now()))
 }
 
 /// Every account, by username; needs `manage_users`.
-pub fn list_users<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-) -> Result<Vec<UserView>, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    require(&caller, Permission::ManageUsers, "listing users")?;
+pub fn list_users(db: &AuthDb, caller: &Caller) -> Result<Vec<UserView>, AuthError> {
+    require(caller, Permission::ManageUsers, "listing users")?;
     let now = db.clock.now();
     let mut users = db.users.list()?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
@@ -110,15 +105,10 @@ pub fn list_users<'a>(
 }
 
 /// One account: one's own, or anyone's with `manage_users`.
-pub fn get_user<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-    username: &str,
-) -> Result<UserView, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    if !is_self(&caller, username) {
+pub fn get_user(db: &AuthDb, caller: &Caller, username: &str) -> Result<UserView, AuthError> {
+    if !is_self(caller, username) {
         require(
-            &caller,
+            caller,
             Permission::ManageUsers,
             "viewing another user's account",
         )?;
@@ -129,20 +119,15 @@ pub fn get_user<'a>(
 /// Deletes an account, its sessions and API tokens, and its group
 /// memberships (so that a new account of the same name inherits nothing).
 /// `guest` and the last active admin cannot be deleted.
-pub fn delete_user<'a>(
-    db: &AuthDb,
-    credentials: impl Into<Credentials<'a>>,
-    username: &str,
-) -> Result<Username, AuthError> {
-    let caller = authenticate(db, credentials, ACCESS_ONLY)?;
-    require(&caller, Permission::ManageUsers, "deleting users")?;
+pub fn delete_user(db: &AuthDb, caller: &Caller, username: &str) -> Result<Username, AuthError> {
+    require(caller, Permission::ManageUsers, "deleting users")?;
     let target = find(db, username)?;
     if target.username.as_str() == GUEST_USERNAME {
         return Err(AuthError::Conflict(
             "The 'guest' account cannot be deleted: it is the public read-only account (deactivate it instead)".into(),
         ));
     }
-    require_rank_over(&caller, &target, "deleting users")?;
+    require_rank_over(caller, &target, "deleting users")?;
     refuse_last_admin(db, &target, "delete")?;
     // Checked again inside the store's write: concurrent deletions of the
     // last two admins cannot both pass.

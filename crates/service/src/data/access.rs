@@ -6,7 +6,7 @@ use plantdb_auth_core::model::{GroupName, Permission, User, Username};
 use plantdb_auth_core::rbac::{self, DatasetGrants, ScanRef};
 use plantdb_data::fsdb::ScanData;
 
-use crate::caller::{authenticate, ACCESS_OR_API};
+use crate::caller::Identity;
 use crate::{AuthDb, AuthError};
 
 /// A caller of the data API, resolved once per request.
@@ -21,12 +21,12 @@ pub struct Access {
     pub anonymous: bool,
 }
 
-/// Resolves the caller. `write`: the route writes, so a missing token is
-/// 401 rather than guest.
-pub fn data_access(db: &AuthDb, bearer: Option<&str>, write: bool) -> Result<Access, AuthError> {
-    let (user, grants, anonymous) = match bearer {
-        Some(token) => {
-            let caller = authenticate(db, Some(token), ACCESS_OR_API)?;
+/// The data API's view of a caller resolved at the edge (ACCESS_OR_API
+/// kinds). `write`: the route writes, so an anonymous request is 401
+/// rather than the guest account.
+pub fn data_access(db: &AuthDb, identity: Identity, write: bool) -> Result<Access, AuthError> {
+    let (user, grants, anonymous) = match identity.optional()? {
+        Some(caller) => {
             let grants = caller.grants();
             (caller.user, grants, false)
         }

@@ -20,7 +20,8 @@ use serde_json::{json, Value};
 
 use super::params::Params;
 use super::send::{self, X_CONTENT_ENCODING};
-use super::{limited, run, DataBearer};
+use super::{limited, run};
+use crate::caller::{Auth, DataToken};
 use crate::error::ApiError;
 use crate::extract::{path_params, ClientIp};
 use crate::openapi::schemas as doc;
@@ -117,7 +118,7 @@ pub(crate) async fn preview_response(
 )]
 async fn image(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     params: Params,
     path: PathResult<(String, String, String)>,
@@ -126,7 +127,7 @@ async fn image(
     let size = image_size(&params)?;
     let as_base64 = params.bool("as_base64")?;
     plantdb_data::ids::lookup("file", &file)?;
-    let preview = run(&state, bearer, false, move |data, access| {
+    let preview = run(&state, auth, false, move |data, access| {
         data.image(access, &scan, &fs, &file, size)
     })
     .await?;
@@ -157,12 +158,12 @@ async fn image(
 )]
 pub(crate) async fn file_path(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     path: PathResult<String>,
 ) -> Result<Response, ApiError> {
     let path = path_params(path)?;
-    let served = run(&state, bearer, false, move |data, access| {
+    let served = run(&state, auth, false, move |data, access| {
         data.file_path(access, &path)
     })
     .await?;
@@ -218,7 +219,7 @@ pub(crate) fn mesh_coordinates_response(mesh: pointcloud::Mesh) -> Response {
 async fn point_cloud(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     params: Params,
     path: PathResult<String>,
@@ -233,7 +234,7 @@ async fn point_cloud(
         Some("gt") => CloudType::GroundTruth,
         _ => CloudType::Default,
     };
-    match run(&state, bearer, false, move |data, access| {
+    match run(&state, auth, false, move |data, access| {
         data.pointcloud(access, &scan, kind, size, coords)
     })
     .await?
@@ -277,7 +278,7 @@ async fn point_cloud(
 async fn mesh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     params: Params,
     path: PathResult<String>,
@@ -288,7 +289,7 @@ async fn mesh(
     if coords {
         crate::rate_limit::check(&state, ip, Bucket::Heavy)?;
     }
-    match run(&state, bearer, false, move |data, access| {
+    match run(&state, auth, false, move |data, access| {
         data.mesh(access, &scan, coords)
     })
     .await?
@@ -327,12 +328,12 @@ async fn mesh(
 )]
 pub(crate) async fn skeleton(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
 ) -> Result<Json<Value>, ApiError> {
     let scan = path_params(path)?;
     Ok(Json(
-        run(&state, bearer, false, move |data, access| {
+        run(&state, auth, false, move |data, access| {
             data.skeleton(access, &scan)
         })
         .await?,
@@ -359,14 +360,14 @@ pub(crate) async fn skeleton(
 )]
 pub(crate) async fn sequence(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<String>,
 ) -> Result<Json<Value>, ApiError> {
     let scan = path_params(path)?;
     let kind = params.get("type")?.map(str::to_string);
     Ok(Json(
-        run(&state, bearer, false, move |data, access| {
+        run(&state, auth, false, move |data, access| {
             data.sequence(access, &scan, kind.as_deref())
         })
         .await?,
@@ -409,11 +410,11 @@ pub(crate) fn zip_response(entries: Vec<ArchiveEntry>, file_name: &str) -> Respo
 )]
 async fn archive(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
 ) -> Result<Response, ApiError> {
     let scan = path_params(path)?;
-    let plan = run(&state, bearer, false, move |data, access| {
+    let plan = run(&state, auth, false, move |data, access| {
         data.archive(access, &scan, false)
     })
     .await?;

@@ -13,13 +13,13 @@ pub mod write;
 
 use std::sync::Arc;
 
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use plantdb_auth_service::data::{data_access, Access, DataService};
 use plantdb_auth_service::AuthError;
 
+use crate::caller::{Auth, DataToken};
 use crate::error::ApiError;
 use crate::rate_limit::Bucket;
 use crate::state::AppState;
@@ -54,25 +54,18 @@ impl DataBearer {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for DataBearer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(DataBearer::from_headers(&parts.headers))
-    }
-}
-
 pub(crate) fn data_of(state: &AppState) -> Result<Arc<DataService>, ApiError> {
     state.data.clone().ok_or_else(|| {
         ApiError::not_found("This server has no database directory: the data API is not available")
     })
 }
 
-/// Resolves the caller and runs one data use-case off the async workers.
-/// `write`: a missing token is 401 instead of the guest account.
+/// Runs one data use-case off the async workers, with the caller the
+/// `Auth` extractor resolved. `write`: an anonymous request is 401 instead
+/// of the guest account.
 pub async fn run<T, F>(
     state: &AppState,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     write: bool,
     job: F,
 ) -> Result<T, ApiError>
@@ -83,7 +76,7 @@ where
     let data = data_of(state)?;
     state
         .blocking(move |db| {
-            let access = data_access(db, bearer.0.as_deref(), write)?;
+            let access = data_access(db, auth.identity(), write)?;
             job(&data, &access)
         })
         .await?
@@ -93,14 +86,16 @@ where
 /// Runs a data job that needs no caller (timelapse listing): anonymous
 /// requests need no `guest` account, but a token that is present must
 /// still be valid (§2.3 last row).
-pub async fn run_public<T, F>(state: &AppState, bearer: DataBearer, job: F) -> Result<T, ApiError>
+pub async fn run_public<T, F>(
+    state: &AppState,
+    auth: Auth<DataToken>,
+    job: F,
+) -> Result<T, ApiError>
 where
     F: FnOnce(&DataService) -> Result<T, AuthError> + Send + 'static,
     T: Send + 'static,
 {
-    if bearer.0.is_some() {
-        return run(state, bearer, false, move |data, _| job(data)).await;
-    }
+    auth.identity().optional()?;
     let data = data_of(state)?;
     state
         .blocking(move |_| job(&data))

@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use super::params::Params;
-use super::{limited, run, run_public, send, DataBearer};
+use super::{limited, run, run_public, send};
+use crate::caller::{Auth, DataToken};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{path_params, ClientIp};
 use crate::openapi::schemas as doc;
@@ -169,7 +170,7 @@ pub async fn home(State(state): State<AppState>) -> Json<Value> {
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let scan = params.get("scan_id")?.map(str::to_string);
@@ -181,7 +182,7 @@ pub(crate) async fn refresh(
     };
     crate::rate_limit::check(&state, ip, bucket)?;
     // A read: guest-default like the other reads (§13.3).
-    let message = run(&state, bearer, false, move |data, _| {
+    let message = run(&state, auth, false, move |data, _| {
         data.refresh(scan.as_deref())
     })
     .await?;
@@ -207,12 +208,12 @@ pub(crate) async fn refresh(
 )]
 async fn scans(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     body: SilentJson,
 ) -> Result<Json<Value>, ApiError> {
     let query = params.list_query(body.0.as_ref(), true, true)?;
-    let ids = run(&state, bearer, false, move |data, access| {
+    let ids = run(&state, auth, false, move |data, access| {
         data.list_scans(access, &query)
     })
     .await?;
@@ -238,12 +239,12 @@ async fn scans(
 )]
 async fn scans_info(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     body: SilentJson,
 ) -> Result<Response, ApiError> {
     let query = params.list_query(body.0.as_ref(), true, true)?;
-    let infos = run(&state, bearer, false, move |data, access| {
+    let infos = run(&state, auth, false, move |data, access| {
         data.scans_info(access, &query, Generation::Current)
     })
     .await?;
@@ -270,11 +271,11 @@ async fn scans_info(
 )]
 async fn scan(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
 ) -> Result<Response, ApiError> {
     let id = path_params(path)?;
-    let info = run(&state, bearer, false, move |data, access| {
+    let info = run(&state, auth, false, move |data, access| {
         data.scan_info(access, &id, Generation::Current)
     })
     .await?;
@@ -283,12 +284,12 @@ async fn scan(
 
 async fn metadata_answer(
     state: &AppState,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     level: Level,
     params: &Params,
 ) -> Result<Json<Value>, ApiError> {
     let key = params.get("key")?.map(str::to_string);
-    let value = run(state, bearer, false, move |data, access| {
+    let value = run(state, auth, false, move |data, access| {
         data.metadata(access, &level, key.as_deref())
     })
     .await?;
@@ -314,12 +315,12 @@ async fn metadata_answer(
 )]
 async fn scan_metadata(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<String>,
 ) -> Result<Json<Value>, ApiError> {
     let scan = path_params(path)?;
-    metadata_answer(&state, bearer, Level::Scan(scan), &params).await
+    metadata_answer(&state, auth, Level::Scan(scan), &params).await
 }
 
 #[utoipa::path(
@@ -341,12 +342,12 @@ async fn scan_metadata(
 )]
 async fn fileset_metadata(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (scan, fs) = path_params(path)?;
-    metadata_answer(&state, bearer, Level::Fileset(scan, fs), &params).await
+    metadata_answer(&state, auth, Level::Fileset(scan, fs), &params).await
 }
 
 #[utoipa::path(
@@ -368,12 +369,12 @@ async fn fileset_metadata(
 )]
 async fn file_metadata(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (scan, fs, file) = path_params(path)?;
-    metadata_answer(&state, bearer, Level::File(scan, fs, file), &params).await
+    metadata_answer(&state, auth, Level::File(scan, fs, file), &params).await
 }
 
 #[utoipa::path(
@@ -395,14 +396,14 @@ async fn file_metadata(
 )]
 async fn filesets(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<String>,
     body: SilentJson,
 ) -> Result<Json<Value>, ApiError> {
     let scan = path_params(path)?;
     let query = params.list_query(body.0.as_ref(), false, false)?;
-    let ids = run(&state, bearer, false, move |data, access| {
+    let ids = run(&state, auth, false, move |data, access| {
         data.filesets(access, &scan, &query)
     })
     .await?;
@@ -428,14 +429,14 @@ async fn filesets(
 )]
 async fn files(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<(String, String)>,
     body: SilentJson,
 ) -> Result<Json<Value>, ApiError> {
     let (scan, fs) = path_params(path)?;
     let query = params.list_query(body.0.as_ref(), false, false)?;
-    let ids = run(&state, bearer, false, move |data, access| {
+    let ids = run(&state, auth, false, move |data, access| {
         data.files(access, &scan, &fs, &query)
     })
     .await?;
@@ -464,12 +465,12 @@ async fn files(
 )]
 async fn file(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     path: PathResult<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let (scan, fs, file) = path_params(path)?;
-    let served = run(&state, bearer, false, move |data, access| {
+    let served = run(&state, auth, false, move |data, access| {
         data.file(access, &scan, &fs, &file)
     })
     .await?;
@@ -493,9 +494,9 @@ async fn file(
 )]
 async fn timelapses(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
 ) -> Result<Json<Value>, ApiError> {
-    let ids = run_public(&state, bearer, |data| Ok(data.timelapses())).await?;
+    let ids = run_public(&state, auth, |data| Ok(data.timelapses())).await?;
     Ok(Json(json!(ids)))
 }
 
@@ -518,11 +519,11 @@ async fn timelapses(
 )]
 async fn timelapse(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_params(path)?;
-    let doc = run_public(&state, bearer, move |data| data.timelapse(&id)).await?;
+    let doc = run_public(&state, auth, move |data| data.timelapse(&id)).await?;
     Ok(Json(doc))
 }
 
@@ -545,7 +546,7 @@ async fn timelapse(
 )]
 async fn timelapse_scans(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -558,7 +559,7 @@ async fn timelapse_scans(
     query.sort = plantdb_data::filter::SortOrder::parse(Some(
         params.get("sort")?.unwrap_or("timelapse.scheduled"),
     ));
-    let ids = run(&state, bearer, false, move |data, access| {
+    let ids = run(&state, auth, false, move |data, access| {
         data.timelapse_scans(access, &id, &query)
     })
     .await?;

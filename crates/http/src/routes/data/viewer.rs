@@ -19,7 +19,8 @@ use tower_http::services::{ServeDir, ServeFile};
 use super::assets::{self, cloud_size, image_size, preview_response};
 use super::params::Params;
 use super::scans::{info_list, json_bytes, refresh};
-use super::{limited, run, send, DataBearer};
+use super::{limited, run, send};
+use crate::caller::{Auth, DataToken};
 use crate::error::ApiError;
 use crate::extract::path_params;
 use crate::openapi::schemas as doc;
@@ -66,11 +67,11 @@ fn viewer_query(params: &Params) -> Result<ListQuery, ApiError> {
 )]
 async fn scans_info(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
 ) -> Result<Response, ApiError> {
     let query = viewer_query(&params)?;
-    let infos = run(&state, bearer, false, move |data, access| {
+    let infos = run(&state, auth, false, move |data, access| {
         data.scans_info(access, &query, Generation::Viewer)
     })
     .await?;
@@ -96,11 +97,11 @@ async fn scans_info(
 )]
 async fn scans(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let query = params.list_query(None, false, false)?;
-    let ids = run(&state, bearer, false, move |data, access| {
+    let ids = run(&state, auth, false, move |data, access| {
         data.list_scans(access, &query)
     })
     .await?;
@@ -127,11 +128,11 @@ async fn scans(
 )]
 async fn scan(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
 ) -> Result<Response, ApiError> {
     let id = path_params(path)?;
-    let info = run(&state, bearer, false, move |data, access| {
+    let info = run(&state, auth, false, move |data, access| {
         data.scan_info(access, &id, Generation::Viewer)
     })
     .await?;
@@ -161,7 +162,7 @@ async fn scan(
 )]
 async fn image(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     params: Params,
     path: PathResult<(String, String, String)>,
@@ -170,7 +171,7 @@ async fn image(
     let size = image_size(&params)?;
     let as_base64 = params.bool("as_base64")?;
     check_file_key(&file)?;
-    let preview = run(&state, bearer, false, move |data, access| {
+    let preview = run(&state, auth, false, move |data, access| {
         data.image(access, &scan, &fs, &file, size)
     })
     .await?;
@@ -205,7 +206,7 @@ async fn image(
 )]
 async fn point_cloud(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     params: Params,
     path: PathResult<(String, String, String)>,
@@ -213,7 +214,7 @@ async fn point_cloud(
     let (scan, fs, file) = path_params(path)?;
     let size = cloud_size(&params)?;
     check_file_key(&file)?;
-    let preview = run(&state, bearer, false, move |data, access| {
+    let preview = run(&state, auth, false, move |data, access| {
         data.pointcloud_file(access, &scan, &fs, &file, size)
     })
     .await?;
@@ -251,13 +252,13 @@ async fn point_cloud(
 )]
 async fn mesh(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     headers: HeaderMap,
     path: PathResult<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let (scan, fs, file) = path_params(path)?;
     check_file_key(&file)?;
-    let served = run(&state, bearer, false, move |data, access| {
+    let served = run(&state, auth, false, move |data, access| {
         data.mesh_file(access, &scan, &fs, &file)
     })
     .await?;
@@ -289,11 +290,11 @@ async fn mesh(
 )]
 async fn archive(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
 ) -> Result<Response, ApiError> {
     let scan = path_params(path)?;
-    let plan = run(&state, bearer, false, move |data, access| {
+    let plan = run(&state, auth, false, move |data, access| {
         data.archive(access, &scan, true)
     })
     .await?;

@@ -24,7 +24,8 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 use super::params::Params;
-use super::{data_of, limited, DataBearer};
+use super::{data_of, limited};
+use crate::caller::{Auth, DataToken};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::path_params;
 use crate::openapi::schemas as doc;
@@ -33,19 +34,23 @@ use crate::state::AppState;
 
 type PathResult<T> = Result<Path<T>, axum::extract::rejection::PathRejection>;
 
-/// Runs a write use-case off the async workers, with the caller resolved
-/// (a missing token is 401) and the account store at hand.
-async fn run_write<T, F>(state: &AppState, bearer: DataBearer, job: F) -> Result<T, ApiError>
+/// The caller of a write, resolved once per request: a missing token is
+/// 401 (no guest writes). Reads the in-memory account and group stores.
+fn write_access(state: &AppState, auth: Auth<DataToken>) -> Result<Access, ApiError> {
+    data_of(state)?;
+    Ok(data_access(&state.db, auth.identity(), true)?)
+}
+
+/// Runs a write use-case off the async workers, with the account store at
+/// hand.
+async fn run_write<T, F>(state: &AppState, access: Access, job: F) -> Result<T, ApiError>
 where
     F: FnOnce(&DataService, &AuthDb, &Access) -> Result<T, AuthError> + Send + 'static,
     T: Send + 'static,
 {
     let data = data_of(state)?;
     state
-        .blocking(move |db| {
-            let access = data_access(db, bearer.0.as_deref(), true)?;
-            job(&data, db, &access)
-        })
+        .blocking(move |db| job(&data, db, &access))
         .await?
         .map_err(ApiError::from)
 }
@@ -109,16 +114,19 @@ fn stalled(stall: Duration) -> ApiError {
     )
 }
 
-/// Checks the caller and the permission of a write, before its body.
+/// Checks the caller and the permission of a write, before its body;
+/// returns the caller.
 async fn precheck(
     state: &AppState,
-    bearer: &DataBearer,
+    auth: Auth<DataToken>,
     target: WriteTarget,
-) -> Result<(), ApiError> {
-    run_write(state, bearer.clone(), move |data, _, access| {
+) -> Result<Access, ApiError> {
+    let access = write_access(state, auth)?;
+    run_write(state, access.clone(), move |data, _, access| {
         data.check_write(access, &target)
     })
-    .await
+    .await?;
+    Ok(access)
 }
 
 fn metadata_field(
@@ -162,16 +170,16 @@ fn metadata_field(
 )]
 async fn create_scan(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
     body: DataJson,
 ) -> Result<Response, ApiError> {
     let id = path_params(path)?;
-    precheck(&state, &bearer, WriteTarget::NewScan(id.clone())).await?;
+    let access = precheck(&state, auth, WriteTarget::NewScan(id.clone())).await?;
     let body = body.read(&state).await?;
     let metadata = metadata_field(&body, false)?;
     let answer_id = id.clone();
-    run_write(&state, bearer, move |data, db, access| {
+    run_write(&state, access, move |data, db, access| {
         data.create_scan(db, access, &id, metadata)
     })
     .await?;
@@ -207,16 +215,16 @@ async fn create_scan(
 )]
 async fn create_fileset(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<(String, String)>,
     body: DataJson,
 ) -> Result<Response, ApiError> {
     let (scan, fs) = path_params(path)?;
-    precheck(&state, &bearer, WriteTarget::Scan(scan.clone())).await?;
+    let access = precheck(&state, auth, WriteTarget::Scan(scan.clone())).await?;
     let body = body.read(&state).await?;
     let metadata = metadata_field(&body, false)?;
     let (s, f) = (scan.clone(), fs.clone());
-    run_write(&state, bearer, move |data, _, access| {
+    run_write(&state, access, move |data, _, access| {
         data.create_fileset(access, &s, &f, metadata)
     })
     .await?;
@@ -229,14 +237,14 @@ async fn create_fileset(
 
 async fn post_metadata(
     state: AppState,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     level: Level,
     body: DataJson,
 ) -> Result<Json<Value>, ApiError> {
     let scan = match &level {
         Level::Scan(s) | Level::Fileset(s, _) | Level::File(s, _, _) => s.clone(),
     };
-    precheck(&state, &bearer, WriteTarget::Scan(scan)).await?;
+    let access = precheck(&state, auth, WriteTarget::Scan(scan)).await?;
     let body = body.read(&state).await?;
     let metadata = metadata_field(&body, true)?;
     let replace = match body.as_ref().and_then(|b| b.get("replace")) {
@@ -244,7 +252,7 @@ async fn post_metadata(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::bad_request("'replace' must be true or false")),
     };
-    let stored = run_write(&state, bearer, move |data, db, access| {
+    let stored = run_write(&state, access, move |data, db, access| {
         data.update_metadata(db, access, &level, metadata, replace)
     })
     .await?;
@@ -275,12 +283,12 @@ async fn post_metadata(
 )]
 async fn scan_metadata(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
     body: DataJson,
 ) -> Result<Json<Value>, ApiError> {
     let scan = path_params(path)?;
-    post_metadata(state, bearer, Level::Scan(scan), body).await
+    post_metadata(state, auth, Level::Scan(scan), body).await
 }
 
 #[utoipa::path(
@@ -307,12 +315,12 @@ async fn scan_metadata(
 )]
 async fn fileset_metadata(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<(String, String)>,
     body: DataJson,
 ) -> Result<Json<Value>, ApiError> {
     let (scan, fs) = path_params(path)?;
-    post_metadata(state, bearer, Level::Fileset(scan, fs), body).await
+    post_metadata(state, auth, Level::Fileset(scan, fs), body).await
 }
 
 #[utoipa::path(
@@ -339,12 +347,12 @@ async fn fileset_metadata(
 )]
 async fn file_metadata(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<(String, String, String)>,
     body: DataJson,
 ) -> Result<Json<Value>, ApiError> {
     let (scan, fs, file) = path_params(path)?;
-    post_metadata(state, bearer, Level::File(scan, fs, file), body).await
+    post_metadata(state, auth, Level::File(scan, fs, file), body).await
 }
 
 #[utoipa::path(
@@ -371,10 +379,10 @@ async fn file_metadata(
 )]
 async fn create_timelapse(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     body: DataJson,
 ) -> Result<Response, ApiError> {
-    precheck(&state, &bearer, WriteTarget::NewTimelapse).await?;
+    let access = precheck(&state, auth, WriteTarget::NewTimelapse).await?;
     let Some(body) = body.read(&state).await? else {
         return Err(ApiError::bad_request(
             "Send a JSON object: {\"id\": \"<timelapse id>\", \"metadata\": {...}}",
@@ -389,7 +397,7 @@ async fn create_timelapse(
         }
     };
     let metadata = metadata_field(&Some(body), false)?;
-    let doc = run_write(&state, bearer, move |data, _, access| {
+    let doc = run_write(&state, access, move |data, _, access| {
         data.create_timelapse(access, &id, metadata)
     })
     .await?;
@@ -418,13 +426,14 @@ async fn create_timelapse(
 )]
 async fn delete_timelapse(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     params: Params,
     path: PathResult<String>,
 ) -> Result<Response, ApiError> {
     let id = path_params(path)?;
     let recursive = params.bool("recursive")?;
-    run_write(&state, bearer, move |data, _, access| {
+    let access = write_access(&state, auth)?;
+    run_write(&state, access, move |data, _, access| {
         data.delete_timelapse(access, &id, recursive)
     })
     .await?;
@@ -672,7 +681,7 @@ fn upload_metadata(text: &str) -> Result<Map<String, Value>, ApiError> {
 )]
 async fn create_file(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<(String, String, String)>,
     guard: Option<Extension<BodyGuard>>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -682,7 +691,8 @@ async fn create_file(
     let limits = (state.config.max_upload_size, state.config.max_json_body);
     let (s, f, id) = (scan.clone(), fs.clone(), file.clone());
     // Caller, permission, ids and existence first; then the body.
-    let upload = run_write(&state, bearer.clone(), move |data, _, access| {
+    let access = write_access(&state, auth)?;
+    let upload = run_write(&state, access.clone(), move |data, _, access| {
         data.begin_upload(access, &s, &f, &id)
     })
     .await?;
@@ -732,7 +742,7 @@ async fn create_file(
         ext,
         metadata,
     };
-    run_write(&state, bearer, move |data, _, access| {
+    run_write(&state, access, move |data, _, access| {
         data.commit_upload(access, command, upload)
     })
     .await?;
@@ -746,7 +756,7 @@ async fn create_file(
 /// `POST /api/v1/assets/archive/<id>` and 0.14 `POST /archive/<id>`.
 async fn upload_archive_with(
     state: AppState,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     id: String,
     guard: BodyGuard,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -755,7 +765,8 @@ async fn upload_archive_with(
     let max_upload = state.config.max_upload_size;
     let id_check = id.clone();
     // Refuse early (auth, permission, id, existence) before reading the zip.
-    let upload = run_write(&state, bearer.clone(), move |data, _, access| {
+    let access = write_access(&state, auth)?;
+    let upload = run_write(&state, access.clone(), move |data, _, access| {
         data.begin_archive(access, &id_check)
     })
     .await?;
@@ -796,7 +807,7 @@ async fn upload_archive_with(
         max_expanded: state.config.max_archive_expanded_size,
         ..plantdb_data::archive::ArchiveLimits::default()
     };
-    let files = run_write(&state, bearer, move |data, db, access| {
+    let files = run_write(&state, access, move |data, db, access| {
         data.upload_archive(db, access, &id, upload, &limits)
     })
     .await?;
@@ -828,7 +839,7 @@ async fn upload_archive_with(
 )]
 async fn upload_archive(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
     guard: Option<Extension<BodyGuard>>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -837,7 +848,7 @@ async fn upload_archive(
     let guard = guard.map(|Extension(g)| g).unwrap_or_default();
     upload_archive_with(
         state,
-        bearer,
+        auth,
         id,
         guard,
         multipart,
@@ -871,7 +882,7 @@ async fn upload_archive(
 )]
 pub(crate) async fn upload_archive_014(
     State(state): State<AppState>,
-    bearer: DataBearer,
+    auth: Auth<DataToken>,
     path: PathResult<String>,
     guard: Option<Extension<BodyGuard>>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -880,7 +891,7 @@ pub(crate) async fn upload_archive_014(
     let guard = guard.map(|Extension(g)| g).unwrap_or_default();
     upload_archive_with(
         state,
-        bearer,
+        auth,
         id,
         guard,
         multipart,

@@ -1,30 +1,46 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! `create_api_token`: what a minted token carries, and every refusal.
+//! `create_api_token` as the HTTP adapter drives it (the JSON body read at
+//! the edge by `ApiTokenBody`, then the caller, then the use-case): what a
+//! minted token carries, and every refusal.
 
+#[path = "../../service/tests/support/mod.rs"]
 mod support;
 
 use chrono::Duration;
 use plantdb_auth_core::model::Role;
 use plantdb_auth_core::session::{TokenError, TokenKind};
+use plantdb_auth_http::payload::ApiTokenBody;
+use plantdb_auth_service::caller::ACCESS_ONLY;
 use plantdb_auth_service::{
-    create_api_token, validate_token, ApiTokenCreated, ApiTokenRequest, AuthError,
+    authenticate, create_api_token, validate_token, ApiTokenCreated, AuthError,
 };
 use serde_json::{json, Value};
 use support::{TestDb, GUEST_PASSWORD};
 
-fn request(token_exp: Value, datasets: Value) -> ApiTokenRequest {
-    ApiTokenRequest {
+fn request(token_exp: Value, datasets: Value) -> ApiTokenBody {
+    ApiTokenBody {
         token_exp: Some(token_exp),
         datasets: Some(datasets),
     }
 }
 
-fn read_all(token_exp: Value) -> ApiTokenRequest {
+fn read_all(token_exp: Value) -> ApiTokenBody {
     request(token_exp, json!({"*": ["read"]}))
 }
 
-fn mint(t: &TestDb, token: &str, req: &ApiTokenRequest) -> Result<ApiTokenCreated, AuthError> {
-    create_api_token(&t.db, Some(token), req)
+/// The adapter's order: the body, then the caller, then the use-case.
+fn mint(t: &TestDb, token: &str, req: &ApiTokenBody) -> Result<ApiTokenCreated, AuthError> {
+    mint_as(t, Some(token), req)
+}
+
+fn mint_as(
+    t: &TestDb,
+    token: Option<&str>,
+    req: &ApiTokenBody,
+) -> Result<ApiTokenCreated, AuthError> {
+    let request = req.command()?;
+    let caller = authenticate(&t.db, token, ACCESS_ONLY)?;
+    create_api_token(&t.db, &caller, &request)
 }
 
 fn invalid_input(result: Result<ApiTokenCreated, AuthError>) -> String {
@@ -106,16 +122,16 @@ fn missing_fields_are_named() {
     let t = TestDb::new();
     let access = t.admin_token();
     let cases = [
-        (ApiTokenRequest::default(), "datasets"),
+        (ApiTokenBody::default(), "datasets"),
         (
-            ApiTokenRequest {
+            ApiTokenBody {
                 token_exp: Some(json!(60)),
                 datasets: None,
             },
             "datasets",
         ),
         (
-            ApiTokenRequest {
+            ApiTokenBody {
                 token_exp: None,
                 datasets: Some(json!({"*": ["read"]})),
             },
@@ -129,7 +145,7 @@ fn missing_fields_are_named() {
         }
     }
     // A JSON null is an absent field.
-    let from_json: ApiTokenRequest =
+    let from_json: ApiTokenBody =
         serde_json::from_value(json!({"token_exp": null, "datasets": {}})).unwrap();
     let result = mint(&t, &access, &from_json);
     assert!(
@@ -237,7 +253,7 @@ fn only_an_access_token_can_mint() {
 fn minting_needs_a_live_caller() {
     let t = TestDb::new();
     for token in [None, Some(""), Some(" ")] {
-        let result = create_api_token(&t.db, token, &read_all(json!(60)));
+        let result = mint_as(&t, token, &read_all(json!(60)));
         assert!(
             matches!(result, Err(AuthError::NoAuthUser(_))),
             "{token:?}: {result:?}"
