@@ -46,3 +46,45 @@ impl Clock for FixedClock {
         DateTime::from_timestamp_micros(self.micros.load(Ordering::SeqCst)).unwrap_or_default()
     }
 }
+
+/// The wall clock, moved forward by hand: time flows as usual and a test
+/// jumps over an expiry instead of sleeping through it (the in-process
+/// test server of the `plantdb-auth` crate).
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    shift_micros: AtomicI64,
+}
+
+impl ShiftedClock {
+    pub fn new() -> Self {
+        ShiftedClock::default()
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let step = by.num_microseconds().unwrap_or(i64::MAX);
+        self.shift_micros.fetch_add(step, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let shift = chrono::Duration::microseconds(self.shift_micros.load(Ordering::SeqCst));
+        Utc::now() + shift
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shifted_clock_runs_with_the_wall_clock_plus_its_shift() {
+        let clock = ShiftedClock::new();
+        let before = Utc::now();
+        assert!(clock.now() >= before);
+        clock.advance(chrono::Duration::seconds(3600));
+        let now = clock.now();
+        assert!(now >= before + chrono::Duration::seconds(3600));
+        assert!(now < Utc::now() + chrono::Duration::seconds(3601));
+    }
+}

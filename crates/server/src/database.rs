@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use plantdb_auth_core::clock::SystemClock;
+use plantdb_auth_core::clock::{Clock, SystemClock};
 use plantdb_auth_core::password::{HashParams, PasswordPolicy};
 use plantdb_auth_core::session::{
     load_retired, RetiredKey, SessionConfig, SessionStore, SigningKey, SqliteSessionStore,
@@ -207,6 +207,16 @@ pub fn state_dir(root: &Path, args: &ServeArgs) -> anyhow::Result<PathBuf> {
 
 /// Opens the database at `root` with the given settings.
 pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
+    open_with_clock(root, args, Arc::new(SystemClock))
+}
+
+/// [`open`] with the service's clock given (the in-process test server
+/// moves it forward instead of sleeping).
+pub fn open_with_clock(
+    root: &Path,
+    args: &ServeArgs,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Database> {
     let state_dir = state_dir(root, args)?;
     let stores = match &args.store {
         Some(url) => postgres_stores(url, args)?,
@@ -220,7 +230,7 @@ pub fn open(root: &Path, args: &ServeArgs) -> anyhow::Result<Database> {
         retired_key: stores.retired,
         root: Some(root.to_path_buf()),
     };
-    let db = AuthDb::open(backend, settings(args), Arc::new(SystemClock))
+    let db = AuthDb::open(backend, settings(args), clock)
         .context("cannot open the service (check --argon2-* and the session store)")?;
     let db = Arc::new(db);
     if let (Some(pg), None) = (&stores.pg, secret_from_env()?) {

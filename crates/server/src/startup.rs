@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use plantdb_auth_core::clock::{Clock, SystemClock};
 use plantdb_auth_http::metrics::MetricsAccess;
 use plantdb_auth_http::proxy::TrustedProxies;
 use plantdb_auth_http::{router, AppState, HttpConfig, RateLimits};
@@ -123,7 +124,13 @@ fn data_settings(args: &ServeArgs) -> DataSettings {
 }
 
 /// Opens (or creates) the database, ensures the default accounts and binds.
-pub async fn build(mut args: ServeArgs) -> anyhow::Result<App> {
+pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
+    build_with_clock(args, Arc::new(SystemClock)).await
+}
+
+/// [`build`] with the service's clock given: the tests' in-process server
+/// is built by this same function, with a clock they move forward.
+pub async fn build_with_clock(mut args: ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     args.resolve_secrets()?;
     args.validate()?;
     let (root, tempdir) = if args.test {
@@ -140,7 +147,7 @@ pub async fn build(mut args: ServeArgs) -> anyhow::Result<App> {
             .context("cannot write the demo scans into the test database")?;
         tracing::info!(scans = created.len(), "demo scans written");
     }
-    let database = database::open(&root, &args)?;
+    let database = database::open_with_clock(&root, &args, clock)?;
     let admin = match (
         args.test,
         crate::secrets::from_env(crate::secrets::ADMIN_PASSWORD)?,

@@ -1,7 +1,12 @@
-//! Spawning the real `plantdb-auth` binary and talking to it over HTTP.
+//! Starting a server and talking to it over HTTP.
 //!
-//! Every test starts its own server (a child process on 127.0.0.1, port 0) so
-//! that tests never share sessions, rate-limit budgets or lockout counters.
+//! Every test starts its own server on 127.0.0.1, port 0, so that tests
+//! never share sessions, rate-limit budgets or lockout counters: in the
+//! test's process when it can (`--test` mode, no environment variables:
+//! the binary's own startup function, a clock the test moves forward
+//! instead of sleeping), else the real binary as a child process (a
+//! database directory reused across restarts, crashes, environment
+//! variables, the server's output).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +16,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub use crate::support::server::{new_db_dir, Reply};
+use crate::support::in_process::InProcessServer;
 use crate::support::server::{ServeCommand, ServerProcess};
 
 /// Admin password given to servers started on a `--db` directory.
@@ -144,9 +150,14 @@ pub fn assert_error_one_of(reply: &Reply, status: u16, codes: &[&str]) -> Value 
     reply.body.clone()
 }
 
-/// A running server, killed when dropped.
+enum Server {
+    Process(ServerProcess),
+    InProcess(InProcessServer),
+}
+
+/// A running server, stopped when dropped.
 pub struct TestApp {
-    server: ServerProcess,
+    server: Server,
     pub port: u16,
     pub client: reqwest::Client,
     /// The `--url-prefix` the server was started with ("" if none).
@@ -157,10 +168,28 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts `plantdb-auth serve --port 0 --host 127.0.0.1 <args>` with the
-    /// server's environment variables cleared and then `env` applied.
+    /// `plantdb-auth serve --port 0 --host 127.0.0.1 <args>`: in process
+    /// for `--test` mode without environment variables, else as
+    /// [`TestApp::process`].
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> TestApp {
+        if env.is_empty() && args.contains(&"--test") {
+            if let Some(server) = InProcessServer::start(args) {
+                let port = server.port;
+                return Self::new(Server::InProcess(server), port, args, env);
+            }
+        }
+        Self::process(args, env)
+    }
+
+    /// Starts the binary as a child process, with the server's environment
+    /// variables cleared and then `env` applied.
+    pub fn process(args: &[&str], env: &[(&str, &str)]) -> TestApp {
         let server = ServeCommand::new().args(args).envs(env).start();
+        let port = server.port();
+        Self::new(Server::Process(server), port, args, env)
+    }
+
+    fn new(server: Server, port: u16, args: &[&str], env: &[(&str, &str)]) -> TestApp {
         let admin_password = if args.contains(&"--test") {
             "admin".to_owned()
         } else {
@@ -177,7 +206,7 @@ impl TestApp {
             .unwrap_or_default();
         let client = new_client(true);
         TestApp {
-            port: server.port(),
+            port,
             server,
             client,
             prefix,
@@ -186,14 +215,16 @@ impl TestApp {
         }
     }
 
-    /// `--test` mode (admin/admin, guest/guest), no rate limits.
+    /// `--test` mode (admin/admin, guest/guest) without the demo scans
+    /// (the auth API needs none; writing them costs a second), no rate
+    /// limits.
     pub fn test_mode() -> TestApp {
-        Self::spawn(&["--test", "--no-rate-limits"], &[])
+        Self::spawn(&["--test", "--no-demo", "--no-rate-limits"], &[])
     }
 
-    /// `--test` mode plus extra flags (rate limits stay off).
+    /// `--test` mode plus extra flags (no demo scans, rate limits off).
     pub fn test_mode_with(extra: &[&str]) -> TestApp {
-        let mut args = vec!["--test", "--no-rate-limits"];
+        let mut args = vec!["--test", "--no-demo", "--no-rate-limits"];
         args.extend_from_slice(extra);
         Self::spawn(&args, &[])
     }
@@ -204,7 +235,7 @@ impl TestApp {
         let db = dir.to_str().expect("utf-8 temp path");
         let mut env = vec![("PLANTDB_ADMIN_PASSWORD", ADMIN_PW)];
         env.extend_from_slice(extra_env);
-        Self::spawn(&["--db", db, "--no-rate-limits"], &env)
+        Self::process(&["--db", db, "--no-rate-limits"], &env)
     }
 
     /// A server on its own fresh temporary database directory.
@@ -217,12 +248,29 @@ impl TestApp {
 
     /// Everything the server printed so far (for failure messages).
     pub fn output(&self) -> String {
-        self.server.output()
+        match &self.server {
+            Server::Process(p) => p.output(),
+            Server::InProcess(_) => "(an in-process server: its log is not captured)".into(),
+        }
     }
 
-    /// Kills the server (SIGKILL: a crash, not a graceful stop) and waits for it.
+    /// Stops the server at once and waits for it: a child process is
+    /// killed (SIGKILL: a crash, not a graceful stop); an in-process
+    /// server's runtime is dropped (its port closes).
     pub fn kill(self) {
-        self.server.kill();
+        match self.server {
+            Server::Process(p) => p.kill(),
+            Server::InProcess(server) => drop(server),
+        }
+    }
+
+    /// Lets `by` pass for the server: its clock jumps forward in process,
+    /// a child process is waited for.
+    pub async fn pass(&self, by: Duration) {
+        match &self.server {
+            Server::Process(_) => tokio::time::sleep(by).await,
+            Server::InProcess(server) => server.advance(by),
+        }
     }
 
     /// `http://127.0.0.1:<port>` + `path`, without the deployment prefix.

@@ -103,7 +103,7 @@ async fn the_lock_expires_after_the_lockout_duration() {
     for _ in 0..3 {
         fail(&app, Gen::Current, "alice").await;
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.pass(Duration::from_millis(2500)).await;
     let reply = app.try_login(Gen::Current, "alice", STRONG_PW).await;
     reply.expect_status(200);
     assert_eq!(reply.body["user"]["username"], "alice", "{reply:?}");
@@ -115,7 +115,7 @@ async fn the_default_lock_outlasts_a_few_seconds() {
     for _ in 0..3 {
         fail(&app, Gen::Current, "alice").await;
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.pass(Duration::from_millis(2500)).await;
     assert_error(
         &app.try_login(Gen::Current, "alice", STRONG_PW).await,
         401,

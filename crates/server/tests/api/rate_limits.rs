@@ -25,7 +25,7 @@ fn assert_rate_limited(reply: &Reply) {
 
 /// Failed attempts count like successful ones.
 async fn post_login_is_rate_limited(gen: Gen) {
-    let app = TestApp::spawn(&["--test", "--rate-limit-login", "3"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--rate-limit-login", "3"], &[]);
     app.try_login(gen, "guest", "guest")
         .await
         .expect_status(200);
@@ -40,7 +40,7 @@ async fn post_login_is_rate_limited(gen: Gen) {
 
 #[tokio::test]
 async fn post_login_budget_is_shared_by_both_generations() {
-    let app = TestApp::spawn(&["--test", "--rate-limit-login", "3"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--rate-limit-login", "3"], &[]);
     app.try_login(Gen::Current, "guest", "guest")
         .await
         .expect_status(200);
@@ -56,7 +56,7 @@ async fn post_login_budget_is_shared_by_both_generations() {
 
 #[tokio::test]
 async fn default_post_login_limit_is_20_per_minute() {
-    let app = TestApp::spawn(&["--test"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo"], &[]);
     for i in 0..20 {
         let reply = app
             .try_login(Gen::Current, "nobody", "wrong-password")
@@ -95,7 +95,7 @@ async fn get_login_has_its_own_budget() {
 
 #[tokio::test]
 async fn health_is_rate_limited() {
-    let app = TestApp::spawn(&["--test", "--rate-limit-health", "2"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--rate-limit-health", "2"], &[]);
     app.get(Gen::Current, Route::Health)
         .await
         .expect_status(200);
@@ -110,7 +110,7 @@ async fn health_is_rate_limited() {
 
 #[tokio::test]
 async fn register_is_rate_limited() {
-    let app = TestApp::spawn(&["--test", "--rate-limit-register", "2"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--rate-limit-register", "2"], &[]);
     let admin = app.admin_token().await;
     let body =
         |name: &str| json!({"username": name, "fullname": "Rate Limited", "password": STRONG_PW});
@@ -132,7 +132,7 @@ async fn register_is_rate_limited() {
 
 #[tokio::test]
 async fn default_register_limit_is_5_per_minute() {
-    let app = TestApp::spawn(&["--test"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo"], &[]);
     let admin = app.admin_token().await;
     for i in 1..=5 {
         let name = format!("user{i}");
@@ -160,7 +160,7 @@ async fn default_register_limit_is_5_per_minute() {
 /// Without `--proxy`, `X-Forwarded-For` is the client's word and is ignored.
 #[tokio::test]
 async fn x_forwarded_for_is_ignored_without_proxy() {
-    let app = TestApp::spawn(&["--test", "--rate-limit-login", "2"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--rate-limit-login", "2"], &[]);
     let mut last = None;
     for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
         let req = app
@@ -176,7 +176,7 @@ async fn x_forwarded_for_is_ignored_without_proxy() {
 /// Behind a trusted proxy (`--proxy`), each forwarded client has its own budget.
 #[tokio::test]
 async fn x_forwarded_for_is_honoured_behind_a_proxy() {
-    let app = TestApp::spawn(&["--test", "--proxy", "--rate-limit-login", "2"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--proxy", "--rate-limit-login", "2"], &[]);
     let login_from = |ip: &'static str| {
         app.client
             .post(app.route(Gen::Current, Route::Login))
@@ -252,7 +252,7 @@ async fn a_proxy_value_that_is_no_address_stops_the_start() {
 
 #[tokio::test]
 async fn no_rate_limits_flag_disables_them() {
-    let app = TestApp::spawn(&["--test", "--no-rate-limits"], &[]);
+    let app = TestApp::spawn(&["--test", "--no-demo", "--no-rate-limits"], &[]);
     for i in 0..25 {
         let reply = app
             .try_login(Gen::Current, "nobody", "wrong-password")

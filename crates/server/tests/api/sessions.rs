@@ -51,7 +51,7 @@ async fn the_default_cap_is_ten_sessions_per_user() {
 async fn access_expires_but_refresh_survives(app: &TestApp) {
     let (access, refresh) = app.login("guest", "guest").await;
     assert_eq!(app.validation_status(&access).await, 200);
-    tokio::time::sleep(PAST_EXPIRY).await;
+    app.pass(PAST_EXPIRY).await;
     assert_error(
         &app.validate(Gen::Current, &access).await,
         401,
@@ -80,7 +80,7 @@ async fn session_timeout_env_sets_the_access_token_lifetime() {
 
 async fn refresh_expires(app: &TestApp) {
     let (_, refresh) = app.login("guest", "guest").await;
-    tokio::time::sleep(PAST_EXPIRY).await;
+    app.pass(PAST_EXPIRY).await;
     assert_error(
         &app.refresh(Gen::Current, &refresh).await,
         401,

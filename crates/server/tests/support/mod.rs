@@ -8,4 +8,5 @@
 // leaves unused, another one uses.
 #![allow(dead_code)]
 
+pub mod in_process;
 pub mod server;
