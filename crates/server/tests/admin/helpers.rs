@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::support::in_process::InProcessServer;
 pub use crate::support::server::Reply;
 use crate::support::server::{ServeCommand, ServerProcess};
 
@@ -37,22 +38,45 @@ pub fn assert_error(reply: &Reply, status: u16, code: &str) -> String {
 }
 
 /// A running server, killed when dropped.
+enum Server {
+    Process(ServerProcess),
+    InProcess(InProcessServer),
+}
+
 pub struct TestApp {
-    server: ServerProcess,
+    server: Server,
     client: reqwest::Client,
 }
 
 impl TestApp {
-    /// `plantdb-auth serve --test --no-rate-limits` on 127.0.0.1, port 0.
+    /// `plantdb-auth serve --test --no-demo --no-rate-limits` on 127.0.0.1,
+    /// port 0: in the test's process (the binary's startup function), or a
+    /// child process when the test process sets server variables.
     pub fn spawn() -> TestApp {
-        let server = ServeCommand::new()
-            .args(["--test", "--no-rate-limits"])
-            .start();
+        let args = ["--test", "--no-demo", "--no-rate-limits"];
+        let server = match InProcessServer::start(&args) {
+            Some(server) => Server::InProcess(server),
+            None => Server::Process(ServeCommand::new().args(args).start()),
+        };
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("reqwest client");
         TestApp { server, client }
+    }
+
+    fn origin(&self) -> String {
+        match &self.server {
+            Server::Process(p) => p.origin().to_string(),
+            Server::InProcess(s) => format!("http://127.0.0.1:{}", s.port),
+        }
+    }
+
+    fn output(&self) -> String {
+        match &self.server {
+            Server::Process(p) => p.output(),
+            Server::InProcess(_) => "(an in-process server: its log is not captured)".into(),
+        }
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.
@@ -63,7 +87,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Reply {
-        let url = format!("{}{}", self.server.origin(), path);
+        let url = format!("{}{}", self.origin(), path);
         let mut req = self.client.request(method, url);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -71,12 +95,10 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.unwrap_or_else(|e| {
-            panic!(
-                "request failed: {e}; server output:\n{}",
-                self.server.output()
-            )
-        });
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}; server output:\n{}", self.output()));
         Reply::read(resp).await
     }
 

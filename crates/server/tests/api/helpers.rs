@@ -15,8 +15,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-pub use crate::support::server::{new_db_dir, Reply};
 use crate::support::in_process::InProcessServer;
+pub use crate::support::server::{new_db_dir, Reply};
 use crate::support::server::{ServeCommand, ServerProcess};
 
 /// Admin password given to servers started on a `--db` directory.

@@ -176,7 +176,10 @@ async fn x_forwarded_for_is_ignored_without_proxy() {
 /// Behind a trusted proxy (`--proxy`), each forwarded client has its own budget.
 #[tokio::test]
 async fn x_forwarded_for_is_honoured_behind_a_proxy() {
-    let app = TestApp::spawn(&["--test", "--no-demo", "--proxy", "--rate-limit-login", "2"], &[]);
+    let app = TestApp::spawn(
+        &["--test", "--no-demo", "--proxy", "--rate-limit-login", "2"],
+        &[],
+    );
     let login_from = |ip: &'static str| {
         app.client
             .post(app.route(Gen::Current, Route::Login))

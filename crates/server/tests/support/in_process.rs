@@ -42,7 +42,14 @@ impl InProcessServer {
             eprintln!("the test process sets {name}: the server runs as a child process instead");
             return None;
         }
-        let mut argv = vec!["plantdb-auth", "serve", "--host", "127.0.0.1", "--port", "0"];
+        let mut argv = vec![
+            "plantdb-auth",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ];
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
         let Command::Serve(serve) = cli.command else {
