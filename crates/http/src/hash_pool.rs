@@ -1,6 +1,11 @@
-//! The password-hashing pool: `--hash-workers` threads of its own (default:
-//! one per core) that run every use-case computing Argon2 (login, register,
-//! password changes), never on the async workers.
+//! Password hashing over HTTP: the pool of `--hash-workers` threads of its
+//! own (default: one per core) that run every use-case computing Argon2
+//! (login, register, password changes), never on the async workers; and the
+//! equal-cost pacing of logins ([`paced_login`]: an account under attack
+//! waits for its turn, every failure takes as long as the slowest real
+//! check), calibrated at start ([`calibrate`]). The costs themselves are
+//! measured by the hasher (`plantdb_auth_core::password`), the policies are
+//! the service's (`login_wait`, `failed_login_duration`).
 //!
 //! Why threads of its own: at most `workers` hashes (and their working
 //! memory) exist at once, whatever happens to the requests (with the
@@ -18,8 +23,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use parking_lot::Mutex;
+use plantdb_auth_service::{self as service, AuthError, LoginResult};
 use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -99,6 +111,54 @@ impl HashPool {
     /// Jobs being computed now.
     pub fn running(&self) -> usize {
         self.counters.running.load(Ordering::Relaxed)
+    }
+}
+
+/// A login, paced: an account under attack gets one password check per
+/// `ThrottlePolicy::slowdown` (waited for here, holding no thread); the
+/// check runs on the hashing pool; a failure is answered no sooner than
+/// the slowest real check would take, so that unknown accounts, wrong
+/// passwords and locked accounts cannot be told apart by timing.
+pub async fn paced_login(
+    state: &AppState,
+    username: String,
+    password: String,
+    client: IpAddr,
+) -> Result<LoginResult, ApiError> {
+    let name = username.clone();
+    let wait = state
+        .blocking(move |db| service::login_wait(db, &name, Some(client)))
+        .await??;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    let (outcome, started) = state
+        .hashing(move |db| {
+            let started = Instant::now();
+            (
+                service::authenticate_user_from(db, &username, &password, Some(client)),
+                started,
+            )
+        })
+        .await?;
+    if matches!(
+        outcome,
+        Err(AuthError::InvalidCredentials | AuthError::Busy(_))
+    ) {
+        let floor = service::failed_login_duration(&state.db);
+        tokio::time::sleep_until((started + floor).into()).await;
+    }
+    Ok(outcome?)
+}
+
+/// Measures the Argon2 cost of every parameter set among the stored hashes
+/// (a database written by the Python server holds slower ones), on the
+/// hashing pool: the floor of [`paced_login`]'s failures. Run once at start,
+/// in the background (a few hundred milliseconds).
+pub async fn calibrate(state: &AppState) {
+    let outcome = state.hashing(service::calibrate_login_pacing).await;
+    if let Ok(Err(e)) = outcome {
+        tracing::warn!(error = %e, "cannot calibrate failed-login pacing");
     }
 }
 

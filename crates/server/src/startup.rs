@@ -225,14 +225,9 @@ impl App {
         });
         // Off the startup path: timing an old Python hash takes ~100 ms.
         let calibrate_state = self.state.clone();
-        tokio::spawn(async move {
-            let outcome = calibrate_state
-                .hashing(plantdb_auth_service::calibrate_login_pacing)
-                .await;
-            if let Ok(Err(e)) = outcome {
-                tracing::warn!(error = %e, "cannot calibrate failed-login pacing");
-            }
-        });
+        tokio::spawn(
+            async move { plantdb_auth_http::hash_pool::calibrate(&calibrate_state).await },
+        );
         if let Some(listener) = self.metrics_listener {
             let metrics = plantdb_auth_http::metrics_router(self.state.clone());
             tokio::spawn(async move {

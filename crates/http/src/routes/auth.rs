@@ -1,7 +1,5 @@
 //! `/api/v1/auth/...` and the legacy root routes.
 
-use std::time::Instant;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -16,6 +14,7 @@ use super::Generation;
 use crate::caller::{AccessToken, Auth};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Bearer, ClientIp, JsonBody};
+use crate::hash_pool::paced_login;
 use crate::openapi::schemas as doc;
 use crate::payload::{ApiTokenBody, RegisterBody};
 use crate::state::AppState;
@@ -111,34 +110,9 @@ pub async fn login(
         );
     };
     let (username, password) = (username.to_string(), password.to_string());
-    // An account under attack gets its checks spaced out: wait for our
-    // turn here, holding no thread.
-    let name = username.clone();
-    let wait = state
-        .blocking(move |db| service::login_wait(db, &name, Some(client)))
-        .await?
-        .map_err(|e| ApiError::from(e).with("authenticated", json!(false)))?;
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
-    let (outcome, started) = state
-        .hashing(move |db| {
-            let started = Instant::now();
-            (
-                service::authenticate_user_from(db, &username, &password, Some(client)),
-                started,
-            )
-        })
-        .await?;
-    if matches!(
-        outcome,
-        Err(AuthError::InvalidCredentials | AuthError::Busy(_))
-    ) {
-        // Every failure takes as long as the slowest real one: see pacing.
-        let floor = service::failed_login_duration(&state.db);
-        tokio::time::sleep_until((started + floor).into()).await;
-    }
-    let result = outcome.map_err(|e| ApiError::from(e).with("authenticated", json!(false)))?;
+    let result = paced_login(&state, username, password, client)
+        .await
+        .map_err(|e| e.with("authenticated", json!(false)))?;
     Ok(Json(json!({
         "message": "Login successful",
         "user": result.user,
