@@ -91,7 +91,7 @@ impl From<StoreError> for AuthError {
             StoreError::Refused(reason) => AuthError::Conflict(format!(
                 "The change was refused: {reason}. Reload and try again"
             )),
-            other => AuthError::Internal(other.to_string()),
+            other => AuthError::Internal(error_chain(&other)),
         }
     }
 }
