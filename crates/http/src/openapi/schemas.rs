@@ -1,6 +1,9 @@
-//! The shapes of the API's bodies, for the OpenAPI document only. Handlers
-//! build their answers with `json!`; these types describe them (and the
-//! schemathesis run in CI checks that they agree).
+//! The shapes of the API's bodies: the OpenAPI document's schemas, and for
+//! the auth routes the very types the handlers answer with (login,
+//! register, logout, refresh, API tokens, sessions, messages, decisions),
+//! so that document and answers cannot drift. The data routes' documents
+//! (scan info, metadata) are built by the data crate and described here;
+//! the schemathesis run in CI checks that they agree.
 
 use std::collections::BTreeMap;
 
@@ -129,6 +132,14 @@ pub struct MessageBody {
     pub message: String,
 }
 
+impl MessageBody {
+    pub fn new(message: impl Into<String>) -> MessageBody {
+        MessageBody {
+            message: message.into(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub enum HealthyStatus {
     #[serde(rename = "healthy")]
@@ -198,6 +209,15 @@ pub struct UsernameExists {
 pub struct UserInfo {
     pub username: String,
     pub fullname: String,
+}
+
+impl From<plantdb_auth_service::UserInfo> for UserInfo {
+    fn from(u: plantdb_auth_service::UserInfo) -> Self {
+        UserInfo {
+            username: u.username,
+            fullname: u.fullname,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -76,7 +76,7 @@ pub async fn username_exists(
             service::check_username_exists(db, &name)
         })
         .await??;
-    Ok(Json(json!({"username": username, "exists": exists})).into_response())
+    Ok(Json(doc::UsernameExists { username, exists }).into_response())
 }
 
 /// Logs in: a session of an access token and a refresh token.
@@ -113,12 +113,12 @@ pub async fn login(
     let result = paced_login(&state, username, password, client)
         .await
         .map_err(|e| e.with("authenticated", json!(false)))?;
-    Ok(Json(json!({
-        "message": "Login successful",
-        "user": result.user,
-        "access_token": result.tokens.access_token,
-        "refresh_token": result.tokens.refresh_token,
-    }))
+    Ok(Json(doc::LoginSuccess {
+        message: "Login successful".into(),
+        user: doc::UserInfo::from(result.user),
+        access_token: result.tokens.access_token,
+        refresh_token: result.tokens.refresh_token,
+    })
     .into_response())
 }
 
@@ -162,7 +162,10 @@ pub async fn register(
     };
     Ok((
         StatusCode::CREATED,
-        Json(json!({"success": true, "message": message})),
+        Json(doc::RegisterSuccess {
+            success: true,
+            message,
+        }),
     )
         .into_response())
 }
@@ -186,7 +189,10 @@ pub async fn logout(State(state): State<AppState>, bearer: Bearer) -> Answer {
             AuthError::Token(_) => ApiError::from(e).prefixed("Logout failed: "),
             other => ApiError::from(other),
         })?;
-    Ok(Json(json!({"message": format!("Logout successful from {username}")})).into_response())
+    Ok(Json(doc::MessageBody::new(format!(
+        "Logout successful from {username}"
+    )))
+    .into_response())
 }
 
 /// Checks an access or API token and says whose it is.
@@ -261,11 +267,11 @@ pub async fn token_refresh(
             }
             (other, _) => ApiError::from(other),
         })?;
-    Ok(Json(json!({
-        "message": "Token refreshed successfully",
-        "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
-    }))
+    Ok(Json(doc::RefreshSuccess {
+        message: "Token refreshed successfully".into(),
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+    })
     .into_response())
 }
 
@@ -295,11 +301,14 @@ pub async fn create_api_token(
     let created = state
         .blocking(move |db| service::create_api_token(db, &caller, &request))
         .await??;
-    Ok(Json(json!({
-        "message": "API Token generated successfully",
-        "api_token": created.token,
-        "id": created.id,
-        "expiration date": created.expires_at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
-    }))
+    Ok(Json(doc::ApiTokenCreated {
+        message: "API Token generated successfully".into(),
+        api_token: created.token,
+        id: created.id,
+        expiration_date: created
+            .expires_at
+            .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+            .to_string(),
+    })
     .into_response())
 }

@@ -81,8 +81,14 @@ pub async fn scan_metadata(
     let (old, new) = query.command()?;
     let refusal = service::authorize_scan_metadata(&state.db, &caller, &old, &new)?;
     let body = match refusal {
-        None => json!({"allowed": true}),
-        Some(reason) => json!({"allowed": false, "reason": reason}),
+        None => doc::MetadataDecision {
+            allowed: true,
+            reason: None,
+        },
+        Some(reason) => doc::MetadataDecision {
+            allowed: false,
+            reason: Some(reason),
+        },
     };
     Ok(Json(body).into_response())
 }

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::json;
 
 use plantdb_auth_service::admin::{self as service, GroupPayload, MemberPayload};
 
@@ -127,7 +126,7 @@ pub async fn delete_group(
     let deleted = state
         .blocking(move |db| service::delete_group(db, &caller, &name))
         .await??;
-    Ok(Json(json!({"message": format!("Group {deleted} deleted")})).into_response())
+    Ok(Json(doc::MessageBody::new(format!("Group {deleted} deleted"))).into_response())
 }
 
 /// Adds an existing user to a group (a member or `manage_groups`).

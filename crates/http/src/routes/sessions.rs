@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
 
 use plantdb_auth_service::sessions::{self as service, ApiTokenEntry, SessionEntry};
 
@@ -35,23 +34,22 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// The `{id}` segment; an undecodable one gets our error body, not axum's text.
-fn session_json(s: &SessionEntry) -> Value {
-    json!({
-        "id": s.id,
-        "username": s.username,
-        "created_at": iso(s.created_at),
-        "expires_at": iso(s.expires_at),
-    })
+fn session_entry(s: &SessionEntry) -> doc::SessionEntry {
+    doc::SessionEntry {
+        id: s.id.clone(),
+        username: s.username.clone(),
+        created_at: iso(s.created_at),
+        expires_at: iso(s.expires_at),
+    }
 }
 
-fn api_token_json(t: &ApiTokenEntry) -> Value {
-    json!({
-        "id": t.id,
-        "datasets": t.datasets,
-        "created_at": iso(t.created_at),
-        "expires_at": iso(t.expires_at),
-    })
+fn api_token_entry(t: &ApiTokenEntry) -> doc::ApiTokenEntry {
+    doc::ApiTokenEntry {
+        id: t.id.clone(),
+        datasets: t.datasets.clone(),
+        created_at: iso(t.created_at),
+        expires_at: iso(t.expires_at),
+    }
 }
 
 /// The caller's live sessions (everyone's with `manage_users`).
@@ -68,7 +66,7 @@ fn api_token_json(t: &ApiTokenEntry) -> Value {
 pub async fn list_sessions(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
     // In memory only, like token validation: no need for the blocking pool.
     let sessions = service::list_sessions(&state.db, &auth.caller()?)?;
-    let body: Vec<Value> = sessions.iter().map(session_json).collect();
+    let body: Vec<doc::SessionEntry> = sessions.iter().map(session_entry).collect();
     Ok(Json(body).into_response())
 }
 
@@ -98,7 +96,7 @@ pub async fn revoke_session(
         .blocking(move |db| service::revoke_session(db, &caller, &id))
         .await??;
     let message = format!("Session {shown} of {owner} revoked");
-    Ok(Json(json!({ "message": message })).into_response())
+    Ok(Json(doc::MessageBody::new(message)).into_response())
 }
 
 /// Ends every session of the caller.
@@ -117,10 +115,10 @@ pub async fn logout_all(State(state): State<AppState>, auth: Auth<AccessToken>) 
     let (username, ended) = state
         .blocking(move |db| service::logout_all(db, &caller))
         .await??;
-    Ok(Json(json!({
-        "message": format!("Logout successful from all {ended} session(s) of {username}"),
-        "sessions_ended": ended,
-    }))
+    Ok(Json(doc::SessionsEnded {
+        message: format!("Logout successful from all {ended} session(s) of {username}"),
+        sessions_ended: ended as u64,
+    })
     .into_response())
 }
 
@@ -137,7 +135,7 @@ pub async fn logout_all(State(state): State<AppState>, auth: Auth<AccessToken>) 
 )]
 pub async fn list_api_tokens(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
     let tokens = service::list_api_tokens(&state.db, &auth.caller()?)?;
-    let body: Vec<Value> = tokens.iter().map(api_token_json).collect();
+    let body: Vec<doc::ApiTokenEntry> = tokens.iter().map(api_token_entry).collect();
     Ok(Json(body).into_response())
 }
 
@@ -167,5 +165,5 @@ pub async fn revoke_api_token(
         .blocking(move |db| service::revoke_api_token(db, &caller, &id))
         .await??;
     let message = format!("API token {shown} of {owner} revoked");
-    Ok(Json(json!({ "message": message })).into_response())
+    Ok(Json(doc::MessageBody::new(message)).into_response())
 }

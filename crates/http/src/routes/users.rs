@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
 
 use plantdb_auth_service::admin::{self as service, PasswordChange, UserPatch};
 
@@ -157,13 +156,13 @@ pub async fn change_password(
             service::change_password_from(db, &caller, &username, &change, Some(client))
         })
         .await??;
-    Ok(Json(json!({
-        "message": format!(
+    Ok(Json(doc::SessionsEnded {
+        message: format!(
             "Password changed for {}; all of its sessions and API tokens were ended: log in again",
             done.username
         ),
-        "sessions_ended": done.sessions_ended,
-    }))
+        sessions_ended: done.sessions_ended as u64,
+    })
     .into_response())
 }
 
@@ -194,5 +193,5 @@ pub async fn delete_user(
     let deleted = state
         .blocking(move |db| service::delete_user(db, &caller, &username))
         .await??;
-    Ok(Json(json!({"message": format!("User {deleted} deleted")})).into_response())
+    Ok(Json(doc::MessageBody::new(format!("User {deleted} deleted"))).into_response())
 }
