@@ -1,7 +1,8 @@
 //! The shapes of the API's bodies: the OpenAPI document's schemas, and for
 //! the auth routes the very types the handlers answer with (login,
-//! register, logout, refresh, API tokens, sessions, messages, decisions),
-//! so that document and answers cannot drift. The data routes' documents
+//! register, logout, refresh, API tokens, sessions, users, groups,
+//! messages, decisions; the service's views are converted at the edge,
+//! field for field), so that document and answers cannot drift. The data routes' documents
 //! (scan info, metadata) are built by the data crate and described here;
 //! the schemathesis run in CI checks that they agree.
 
@@ -70,6 +71,31 @@ pub enum Role {
     Reader,
     Contributor,
     Admin,
+}
+
+impl From<plantdb_auth_core::model::Role> for Role {
+    fn from(r: plantdb_auth_core::model::Role) -> Self {
+        use plantdb_auth_core::model::Role as R;
+        match r {
+            R::Reader => Role::Reader,
+            R::Contributor => Role::Contributor,
+            R::Admin => Role::Admin,
+        }
+    }
+}
+
+impl From<plantdb_auth_core::model::Permission> for Permission {
+    fn from(p: plantdb_auth_core::model::Permission) -> Self {
+        use plantdb_auth_core::model::Permission as P;
+        match p {
+            P::Read => Permission::Read,
+            P::Write => Permission::Write,
+            P::Create => Permission::Create,
+            P::Delete => Permission::Delete,
+            P::ManageUsers => Permission::ManageUsers,
+            P::ManageGroups => Permission::ManageGroups,
+        }
+    }
 }
 
 // ---- errors as reusable responses ----
@@ -329,8 +355,12 @@ pub struct SessionsEnded {
 pub struct UserView {
     pub username: String,
     pub fullname: String,
-    pub roles: Vec<Role>,
-    pub extra_permissions: Vec<Permission>,
+    /// Role values, as the service names them (`Role::value`).
+    #[schema(value_type = Vec<Role>)]
+    pub roles: Vec<String>,
+    /// Permission values (`Permission::value`).
+    #[schema(value_type = Vec<Permission>)]
+    pub extra_permissions: Vec<String>,
     pub is_active: bool,
     #[schema(required = true)]
     pub locked_until: Option<String>,
@@ -338,6 +368,21 @@ pub struct UserView {
     pub last_login: Option<String>,
     #[schema(required = true)]
     pub created_at: Option<String>,
+}
+
+impl From<plantdb_auth_service::admin::UserView> for UserView {
+    fn from(u: plantdb_auth_service::admin::UserView) -> Self {
+        UserView {
+            username: u.username,
+            fullname: u.fullname,
+            roles: u.roles,
+            extra_permissions: u.extra_permissions,
+            is_active: u.is_active,
+            locked_until: u.locked_until,
+            last_login: u.last_login,
+            created_at: u.created_at,
+        }
+    }
 }
 
 /// Absent (or null) fields are left alone; at least one must change.
@@ -371,6 +416,19 @@ pub struct GroupView {
     pub created_by: Option<String>,
     #[schema(required = true)]
     pub created_at: Option<String>,
+}
+
+impl From<plantdb_auth_service::admin::GroupView> for GroupView {
+    fn from(g: plantdb_auth_service::admin::GroupView) -> Self {
+        GroupView {
+            id: g.id,
+            name: g.name,
+            description: g.description,
+            users: g.users,
+            created_by: g.created_by,
+            created_at: g.created_at,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -413,6 +471,24 @@ pub struct ScanDecision {
     pub access_reason: Vec<String>,
     pub is_owner: bool,
     pub shared_groups: Vec<String>,
+}
+
+impl From<plantdb_auth_service::admin::ScanDecision> for ScanDecision {
+    fn from(d: plantdb_auth_service::admin::ScanDecision) -> Self {
+        let summary = d.summary;
+        ScanDecision {
+            allowed: d.allowed,
+            effective_role: summary.effective_role.map(Role::from),
+            permissions: summary
+                .permissions
+                .into_iter()
+                .map(Permission::from)
+                .collect(),
+            access_reason: summary.access_reason,
+            is_owner: summary.is_owner,
+            shared_groups: summary.shared_groups,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -54,7 +54,7 @@ pub async fn scan(State(state): State<AppState>, auth: Auth<AnyToken>, body: Jso
     let query: ScanQueryBody = body.parse()?;
     let caller = auth.caller()?;
     let decision = service::authorize_scan(&state.db, &caller, &query.command()?)?;
-    Ok(Json(decision).into_response())
+    Ok(Json(doc::ScanDecision::from(decision)).into_response())
 }
 
 /// Whether the caller may change a scan's `owner`/`sharing` from `old` to `new`.

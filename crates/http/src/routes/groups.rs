@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
 )]
 pub async fn list_groups(State(state): State<AppState>, auth: Auth<AnyToken>) -> Answer {
     let groups = service::list_groups(&state.db, &auth.caller()?)?;
+    let groups: Vec<doc::GroupView> = groups.into_iter().map(doc::GroupView::from).collect();
     Ok(Json(groups).into_response())
 }
 
@@ -68,7 +69,7 @@ pub async fn get_group(
 ) -> Answer {
     let name = path_params(path)?;
     let group = service::get_group(&state.db, &auth.caller()?, &name)?;
-    Ok(Json(group).into_response())
+    Ok(Json(doc::GroupView::from(group)).into_response())
 }
 
 /// Creates a group with the caller as its first member; needs `manage_groups`.
@@ -98,7 +99,7 @@ pub async fn create_group(
     let group = state
         .blocking(move |db| service::create_group(db, &caller, &payload))
         .await??;
-    Ok((StatusCode::CREATED, Json(group)).into_response())
+    Ok((StatusCode::CREATED, Json(doc::GroupView::from(group))).into_response())
 }
 
 /// Deletes a group; needs `manage_groups`.
@@ -158,7 +159,7 @@ pub async fn add_member(
     let group = state
         .blocking(move |db| service::add_group_member(db, &caller, &name, &payload))
         .await??;
-    Ok(Json(group).into_response())
+    Ok(Json(doc::GroupView::from(group)).into_response())
 }
 
 /// Removes a member (a member or `manage_groups`); the creator stays.
@@ -187,5 +188,5 @@ pub async fn remove_member(
     let group = state
         .blocking(move |db| service::remove_group_member(db, &caller, &name, &username))
         .await??;
-    Ok(Json(group).into_response())
+    Ok(Json(doc::GroupView::from(group)).into_response())
 }

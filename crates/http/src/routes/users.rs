@@ -43,7 +43,7 @@ pub fn routes() -> Router<AppState> {
 )]
 pub async fn me(State(state): State<AppState>, auth: Auth<AnyToken>) -> Answer {
     let user = service::current_user(&state.db, &auth.caller()?)?;
-    Ok(Json(user).into_response())
+    Ok(Json(doc::UserView::from(user)).into_response())
 }
 
 /// Every account, by username; needs `manage_users`.
@@ -60,6 +60,7 @@ pub async fn me(State(state): State<AppState>, auth: Auth<AnyToken>) -> Answer {
 )]
 pub async fn list_users(State(state): State<AppState>, auth: Auth<AccessToken>) -> Answer {
     let users = service::list_users(&state.db, &auth.caller()?)?;
+    let users: Vec<doc::UserView> = users.into_iter().map(doc::UserView::from).collect();
     Ok(Json(users).into_response())
 }
 
@@ -85,7 +86,7 @@ pub async fn get_user(
 ) -> Answer {
     let username = path_params(path)?;
     let user = service::get_user(&state.db, &auth.caller()?, &username)?;
-    Ok(Json(user).into_response())
+    Ok(Json(doc::UserView::from(user)).into_response())
 }
 
 /// Changes an account; needs `manage_users` and a rank at least the target's.
@@ -118,7 +119,7 @@ pub async fn update_user(
     let user = state
         .blocking(move |db| service::update_user(db, &caller, &username, &patch))
         .await??;
-    Ok(Json(user).into_response())
+    Ok(Json(doc::UserView::from(user)).into_response())
 }
 
 /// Sets a new password (one's own with the current one, or a reset with
